@@ -1,0 +1,149 @@
+"""Run configuration: YAML validated by pydantic, with `--set a.b=v` overrides.
+
+Unknown keys and impossible values are errors that name the key. Method options are validated by
+the options class of the chosen method (see `ganguard.methods`), so each method owns its keys.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
+
+from ganguard.errors import GanguardError
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(Strict):
+    name: str = "mnist-5k"
+    path: str | None = None  # folder or file for data sets that are not installed packages
+    seed: int = 0  # seeds the split only, so the same data roles survive a change of training seed
+    n_members: int = Field(500, ge=1)
+    n_holdout: int = Field(500, ge=0)
+    n_reference: int = Field(3000, ge=0)
+    n_test: int = Field(1000, ge=0)
+
+
+class ModelConfig(Strict):
+    arch: Literal["auto", "dcgan", "mlp"] = "auto"  # auto: dcgan for 28x28 / 32x32 images, else mlp
+    z_dim: int = Field(64, ge=1)
+    g_width: int = Field(64, ge=1)  # dcgan: channels of the last stage; mlp: hidden units
+    d_width: int = Field(64, ge=1)
+    depth: int = Field(2, ge=1)  # dcgan: up/down-sampling stages; mlp: hidden layers
+    d_norm: Literal["none", "group"] = "none"  # never BatchNorm in D: DP-SGD needs per-sample ops
+    spectral_norm: bool = True
+
+
+class TrainConfig(Strict):
+    steps: int = Field(2000, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr_g: float = Field(2e-4, gt=0)
+    lr_d: float = Field(2e-4, gt=0)
+    beta1: float = Field(0.5, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    log_every: int = Field(100, ge=1)
+    n_log: int = Field(500, ge=2)  # records of S and of H scored at each log line
+    checkpoint_every: int = Field(500, ge=1)
+    keep_checkpoints: int = Field(1, ge=0)  # how many step checkpoints to keep; 0 keeps all
+    progress: bool = True
+
+
+class MethodOptions(Strict):
+    """Options every method has; each method subclasses this with its own keys."""
+
+    name: str = "gan"
+
+
+class Config(Strict):
+    seed: int = 0  # seeds initialisation, latent draws and batches
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    method: SerializeAsAny[MethodOptions] = MethodOptions()
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method_options(cls, value: Any) -> MethodOptions:
+        from ganguard.methods import method_class
+
+        if isinstance(value, MethodOptions):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError("must be a mapping with a `name`")
+        options = method_class(value.get("name", "gan")).Options
+        try:
+            return options.model_validate(value)
+        except ValidationError as err:
+            # Re-raised as our own error so the message keeps the full key, e.g. `method.lam`.
+            raise GanguardError(_describe(err, prefix="method.")) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def _describe(err: ValidationError, prefix: str = "") -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    return f"config key {prefix}{loc}: {msg}"
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `a.b=v` overrides (values parsed as YAML) to a nested dict, returning a copy."""
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise GanguardError(f"--set expects key=value, got {item!r}")
+        node = raw
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise GanguardError(f"config key {key}: {part} is not a section")
+            node = child
+        node[parts[-1]] = _parse_value(text)
+    return raw
+
+
+def config_from_dict(raw: dict[str, Any]) -> Config:
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as err:
+        raise GanguardError(_describe(err)) from None
+
+
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a YAML config (or the defaults when `path` is None) and apply overrides."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except FileNotFoundError:
+            raise GanguardError(f"config file not found: {path}") from None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+            first = str(err).strip().splitlines()[0]
+            raise GanguardError(f"cannot read config {path}: {first}") from None
+        if not isinstance(raw, dict):
+            raise GanguardError(f"config {path} must be a YAML mapping")
+    return config_from_dict(apply_overrides(raw, list(overrides)))
+
+
+def dump_config(config: Config) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

@@ -1,0 +1,57 @@
+"""The in-memory data set every loader returns."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ganguard.errors import GanguardError
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Images as float32 NCHW in [-1, 1], with optional int64 labels.
+
+    The arrays are normalised to C-contiguous float32/int64 on construction so that the
+    fingerprint does not depend on how a loader happened to build them.
+    """
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        x = np.ascontiguousarray(self.x, dtype=np.float32)
+        if x.ndim != 4 or x.shape[0] == 0:
+            raise GanguardError(
+                f"data set {self.name}: expected a non-empty (N, C, H, W) array, got shape {x.shape}"
+            )
+        object.__setattr__(self, "x", x)
+        if self.y is not None:
+            y = np.ascontiguousarray(self.y, dtype=np.int64)
+            if y.shape != (len(x),):
+                raise GanguardError(
+                    f"data set {self.name}: {y.shape} labels for {len(x)} records"
+                )
+            object.__setattr__(self, "y", y)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one record, (C, H, W)."""
+        return tuple(self.x.shape[1:])
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the x bytes, then the y bytes when there are labels."""
+        digest = hashlib.sha256(self.x)  # hashes the buffer, no copy
+        if self.y is not None:
+            digest.update(self.y)
+        return f"sha256:{digest.hexdigest()}"
+
+    def __repr__(self) -> str:  # the default would print the arrays
+        labels = "labels" if self.y is not None else "no labels"
+        return f"Dataset({self.name!r}, {len(self)} x {self.shape}, {labels})"

@@ -1,0 +1,138 @@
+"""The deterministic members / holdout / reference / test split of a data set (SPEC section 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganguard.data.dataset import Dataset
+from ganguard.errors import GanguardError
+
+PARTS = ("members", "holdout", "reference", "test")
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Index arrays (int64) into one data set, identified by its fingerprint."""
+
+    members: np.ndarray
+    holdout: np.ndarray
+    reference: np.ndarray
+    test: np.ndarray
+    seed: int
+    fingerprint: str
+    dataset: str
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Split):
+            return NotImplemented
+        return (self.seed, self.fingerprint, self.dataset) == (
+            other.seed, other.fingerprint, other.dataset
+        ) and all(np.array_equal(getattr(self, p), getattr(other, p)) for p in PARTS)
+
+    __hash__ = None  # type: ignore[assignment]  # holds mutable arrays
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"dataset": self.dataset, "fingerprint": self.fingerprint,
+                             "seed": self.seed}
+        d.update({part: getattr(self, part).tolist() for part in PARTS})
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Split:
+        if not isinstance(d, dict):
+            raise GanguardError("a split must be a JSON object")
+        missing = [k for k in ("dataset", "fingerprint", "seed", *PARTS) if k not in d]
+        if missing:
+            raise GanguardError(f"the split lacks {', '.join(missing)}")
+        parts = {}
+        for part in PARTS:
+            values = d[part]
+            if not isinstance(values, list) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in values
+            ):
+                raise GanguardError(f"the split's {part} must be a list of integer indices")
+            parts[part] = np.asarray(values, dtype=np.int64).reshape(-1)
+        if not isinstance(d["seed"], int) or not isinstance(d["fingerprint"], str):
+            raise GanguardError("the split's seed must be an integer and fingerprint a string")
+        return cls(seed=d["seed"], fingerprint=d["fingerprint"], dataset=str(d["dataset"]),
+                   **parts)
+
+
+def make_split(
+    ds: Dataset, n_members: int, n_holdout: int, n_reference: int, n_test: int, seed: int
+) -> Split:
+    """Disjoint parts from one seeded permutation, cut into consecutive slices."""
+    sizes = {"n_members": n_members, "n_holdout": n_holdout, "n_reference": n_reference,
+             "n_test": n_test}
+    for key, n in sizes.items():
+        if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
+            raise GanguardError(f"data.{key} must be a non-negative integer, got {n!r}")
+    if n_members < 1:
+        raise GanguardError("data.n_members must be at least 1")
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
+        raise GanguardError(f"data.seed must be a non-negative integer, got {seed!r}")
+    total = sum(int(n) for n in sizes.values())
+    if total > len(ds):
+        raise GanguardError(
+            f"{' + '.join('data.' + k for k in sizes)} = {total} exceeds the {len(ds)} "
+            f"records of {ds.name}"
+        )
+    order = np.random.default_rng(int(seed)).permutation(len(ds)).astype(np.int64)
+    bounds = np.cumsum([0, *(int(n) for n in sizes.values())])
+    parts = {part: order[bounds[i]:bounds[i + 1]].copy() for i, part in enumerate(PARTS)}
+    return Split(seed=int(seed), fingerprint=ds.fingerprint(), dataset=ds.name, **parts)
+
+
+def save_split(split: Split, path: Path) -> None:
+    """Write atomically, so a crash never leaves a half-written split.json behind."""
+    path = Path(path)
+    tmp = path.with_suffix(".tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(split.to_json(), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise GanguardError(f"cannot write the split to {path}: {exc.strerror or exc}") from exc
+
+
+def load_split(path: Path) -> Split:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GanguardError(f"split file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GanguardError(f"cannot read the split file {path}: {exc}") from exc
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GanguardError(f"split file {path} is not valid JSON ({exc})") from exc
+    try:
+        return Split.from_json(d)
+    except GanguardError as exc:
+        raise GanguardError(f"split file {path}: {exc}") from None
+
+
+def check_split(split: Split, ds: Dataset) -> None:
+    """Refuse a split made from other data, or one whose indices are out of range or overlap."""
+    fingerprint = ds.fingerprint()
+    if split.fingerprint != fingerprint:
+        raise GanguardError(
+            f"the split was made from other data (fingerprint {split.fingerprint}, but "
+            f"{ds.name} here has {fingerprint}); use the original data or a new run directory"
+        )
+    every = np.concatenate([getattr(split, part) for part in PARTS])
+    if every.size and (every.min() < 0 or every.max() >= len(ds)):
+        raise GanguardError(
+            f"the split has indices outside 0..{len(ds) - 1}, the records of {ds.name}"
+        )
+    if len(np.unique(every)) != len(every):
+        raise GanguardError("the split's parts overlap: a record is in two parts")

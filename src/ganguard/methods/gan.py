@@ -1,0 +1,83 @@
+"""The non-saturating GAN of SPEC §3, with hooks where the defences change the objective."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from ganguard.config import MethodOptions
+from ganguard.methods.base import Method, spectral_norm_once
+
+
+def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """ℓ_D = E_S[softplus(-d(x))] + E_z[softplus(d(G(z)))], from logits."""
+    return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+
+
+def generator_loss(d_gen: torch.Tensor) -> torch.Tensor:
+    """Non-saturating ℓ_G = E_z[softplus(-d(G(z)))]."""
+    return F.softplus(-d_gen).mean()
+
+
+class GANOptions(MethodOptions):
+    name: Literal["gan"] = "gan"
+
+
+class GAN(Method):
+    """The non-saturating GAN; subclasses add `discriminator_penalty` / `generator_penalty`."""
+
+    name = "gan"
+    Options = GANOptions
+
+    def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003 - same signature as Method
+        super().__init__(*args, **kwargs)
+        self.generator, self.discriminator = self.build_networks()
+        self.modules = {"generator": self.generator, "discriminator": self.discriminator}
+        t = self.config.train
+        self.optimizers = {
+            "generator": self.adam(self.generator, t.lr_g),
+            "discriminator": self.adam(self.discriminator, t.lr_d),
+        }
+
+    def step(self) -> dict[str, float]:
+        G, D = self.generator, self.discriminator
+        real = self.draw(self.members, "members")
+        fake = G(self.latent())
+        logs: dict[str, float] = {}
+
+        with spectral_norm_once():
+            h_real = D.features(real)
+            d_real = D.head(h_real)
+            d_fake = D(fake.detach())
+            loss_d = discriminator_loss(d_real, d_fake)
+            logs["loss_d"] = loss_d.item()
+            loss_d = loss_d + self.discriminator_penalty(h_real, d_real, d_fake, logs)
+        self.optimizers["discriminator"].zero_grad()
+        loss_d.backward()
+        self.optimizers["discriminator"].step()
+
+        loss_g = generator_loss(D(fake))
+        logs["loss_g"] = loss_g.item()
+        loss_g = loss_g + self.generator_penalty(fake, logs)
+        self.optimizers["generator"].zero_grad()
+        loss_g.backward()
+        self.optimizers["generator"].step()
+        return logs
+
+    def discriminator_penalty(
+        self, h_real: torch.Tensor, d_real: torch.Tensor, d_fake: torch.Tensor, logs: dict
+    ) -> torch.Tensor | float:
+        """Added to ℓ_D inside the step's spectral-norm context; the GAN adds nothing."""
+        return 0.0
+
+    def generator_penalty(self, fake: torch.Tensor, logs: dict) -> torch.Tensor | float:
+        """Added to ℓ_G; the GAN adds nothing."""
+        return 0.0
+
+    def discriminator_logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.discriminator(x)
+
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(z)

@@ -1,0 +1,153 @@
+"""Run directories and checkpoints.
+
+A checkpoint is a folder `checkpoints/step_NNNNNNN/` holding `weights.safetensors` (every tensor:
+network weights, optimiser moments, random-generator states) and `state.json` (everything else,
+with the tensors' places marked). It is written under a temporary name and renamed, so a run killed
+at any moment leaves either a whole checkpoint or none. Nothing here ever unpickles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ganguard.errors import GanguardError
+
+CHECKPOINTS = "checkpoints"
+WEIGHTS = "weights.safetensors"
+STATE = "state.json"
+
+
+# -- atomic writes -----------------------------------------------------------------------------
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write a file under a temporary name in the same folder, then rename it into place."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    write_atomic(path, json.dumps(obj, indent=2) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise GanguardError(f"missing file: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise GanguardError(f"cannot read {path}: {err}") from None
+
+
+# -- nested state <-> (tensors, JSON) ----------------------------------------------------------
+def split_tensors(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """Replace every tensor in a nested structure by a marker, collecting it into `tensors`."""
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix] = obj.detach().cpu().contiguous().clone()
+        return {"__tensor__": prefix}
+    if isinstance(obj, dict):
+        # keys keep their type (optimiser states are keyed by int)
+        items = [[k, split_tensors(v, f"{prefix}/{k}", tensors)] for k, v in obj.items()]
+        return {"__dict__": items}
+    if isinstance(obj, (list, tuple)):
+        return [split_tensors(v, f"{prefix}/{i}", tensors) for i, v in enumerate(obj)]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot checkpoint a {type(obj).__name__} at {prefix}")
+
+
+def join_tensors(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        return {k: join_tensors(v, tensors) for k, v in obj["__dict__"]}
+    if isinstance(obj, list):
+        return [join_tensors(v, tensors) for v in obj]
+    return obj
+
+
+# -- checkpoints -------------------------------------------------------------------------------
+def checkpoint_dirs(run_dir: Path) -> list[Path]:
+    """Complete checkpoints, oldest first."""
+    root = Path(run_dir) / CHECKPOINTS
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step_"))
+
+
+def save_checkpoint(run_dir: Path, step: int, state: dict[str, Any], keep: int = 1) -> Path:
+    """Write `state` (nested dicts of tensors and JSON values) as checkpoint `step`, atomically."""
+    root = Path(run_dir) / CHECKPOINTS
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step_{step:07d}"
+    tmp = root / f".tmp_step_{step:07d}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = split_tensors(state, "", tensors)
+    save_file(tensors, str(tmp / WEIGHTS))
+    write_json(tmp / STATE, {"format": "ganguard-checkpoint-1", "step": step, "state": skeleton})
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    if keep > 0:
+        for old in checkpoint_dirs(run_dir)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(path: Path) -> tuple[int, dict[str, Any]]:
+    """Read a checkpoint folder without unpickling anything: safetensors and JSON only."""
+    path = Path(path)
+    meta = read_json(path / STATE)
+    if not isinstance(meta, dict) or meta.get("format") != "ganguard-checkpoint-1":
+        raise GanguardError(f"{path / STATE} is not a ganguard checkpoint state")
+    try:
+        tensors = load_file(str(path / WEIGHTS))
+    except FileNotFoundError:
+        raise GanguardError(f"missing checkpoint weights: {path / WEIGHTS}") from None
+    except (SafetensorError, OSError, ValueError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise GanguardError(
+            f"{path / WEIGHTS} is not a safetensors file ({first}); refusing to load it"
+        ) from None
+    try:
+        return int(meta["step"]), join_tensors(meta["state"], tensors)
+    except (KeyError, TypeError, ValueError) as err:
+        raise GanguardError(f"checkpoint {path} is inconsistent: {err!r}") from None
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    dirs = checkpoint_dirs(run_dir)
+    return dirs[-1] if dirs else None
+
+
+# -- process-wide random states (saved so a resumed run continues them) ------------------------
+def global_rng_state() -> dict[str, Any]:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
+        "python": [version, list(internal), gauss],
+    }
+
+
+def set_global_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
