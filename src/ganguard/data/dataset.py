@@ -26,15 +26,13 @@ class Dataset:
         x = np.ascontiguousarray(self.x, dtype=np.float32)
         if x.ndim != 4 or x.shape[0] == 0:
             raise GanguardError(
-                f"data set {self.name}: expected a non-empty (N, C, H, W) array, got shape {x.shape}"
+                f"data set {self.name}: expected a non-empty (N, C, H, W) array, got {x.shape}"
             )
         object.__setattr__(self, "x", x)
         if self.y is not None:
             y = np.ascontiguousarray(self.y, dtype=np.int64)
             if y.shape != (len(x),):
-                raise GanguardError(
-                    f"data set {self.name}: {y.shape} labels for {len(x)} records"
-                )
+                raise GanguardError(f"data set {self.name}: {y.shape} labels for {len(x)} records")
             object.__setattr__(self, "y", y)
 
     @property

@@ -43,8 +43,9 @@ def reason(exc: BaseException) -> str:
 
 def require_file(path: Path, what: str) -> None:
     if not path.is_file():
-        raise GanguardError(f"{what} {path} does not exist" if not path.exists()
-                            else f"{what} {path} is not a file")
+        raise GanguardError(
+            f"{what} {path} does not exist" if not path.exists() else f"{what} {path} is not a file"
+        )
 
 
 def read_bytes(path: Path) -> bytes:
@@ -59,15 +60,13 @@ def read_bytes(path: Path) -> bytes:
 
 
 def read_idx(path: Path, magic: int) -> np.ndarray:
-    """An IDX file (the MNIST/Fashion-MNIST format) of unsigned bytes, checked against its header."""
+    """An IDX file (the MNIST format) of unsigned bytes, checked against its header."""
     data = read_bytes(path)
     if len(data) < 4:
         raise GanguardError(f"{path}: too short to be an IDX file ({len(data)} bytes)")
     (found,) = struct.unpack(">I", data[:4])
     if found != magic:
-        raise GanguardError(
-            f"{path}: wrong IDX magic number 0x{found:08x}, expected 0x{magic:08x}"
-        )
+        raise GanguardError(f"{path}: wrong IDX magic number 0x{found:08x}, expected 0x{magic:08x}")
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
     if len(data) < header:

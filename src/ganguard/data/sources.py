@@ -66,7 +66,7 @@ class Source:
         return None
 
     def locate(self, path: PathLike | None = None) -> Path:
-        """The file or folder to read, or a GanguardError saying what is missing and how to get it."""
+        """The file or folder to read; a GanguardError says what is missing and how to get it."""
         where = Path(path).expanduser() if path is not None else self.default_path()
         if where is None:
             raise GanguardError(f"data set {self.name} needs a data.path: {self.how_to_get}")
@@ -164,7 +164,9 @@ class IdxFolderSource(Source):
     def locate(self, path: PathLike | None = None) -> Path:
         folder = super().locate(path)
         if not folder.is_dir():
-            raise GanguardError(f"data set {self.name}: {folder} is not a folder; {self.how_to_get}")
+            raise GanguardError(
+                f"data set {self.name}: {folder} is not a folder; {self.how_to_get}"
+            )
         missing = [f"{stem}.gz" for stem in FASHION_FILES if idx_file(folder, stem) is None]
         if missing:
             raise GanguardError(

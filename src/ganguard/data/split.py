@@ -32,14 +32,19 @@ class Split:
         if not isinstance(other, Split):
             return NotImplemented
         return (self.seed, self.fingerprint, self.dataset) == (
-            other.seed, other.fingerprint, other.dataset
+            other.seed,
+            other.fingerprint,
+            other.dataset,
         ) and all(np.array_equal(getattr(self, p), getattr(other, p)) for p in PARTS)
 
     __hash__ = None  # type: ignore[assignment]  # holds mutable arrays
 
     def to_json(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"dataset": self.dataset, "fingerprint": self.fingerprint,
-                             "seed": self.seed}
+        d: dict[str, Any] = {
+            "dataset": self.dataset,
+            "fingerprint": self.fingerprint,
+            "seed": self.seed,
+        }
         d.update({part: getattr(self, part).tolist() for part in PARTS})
         return d
 
@@ -60,16 +65,19 @@ class Split:
             parts[part] = np.asarray(values, dtype=np.int64).reshape(-1)
         if not isinstance(d["seed"], int) or not isinstance(d["fingerprint"], str):
             raise GanguardError("the split's seed must be an integer and fingerprint a string")
-        return cls(seed=d["seed"], fingerprint=d["fingerprint"], dataset=str(d["dataset"]),
-                   **parts)
+        return cls(seed=d["seed"], fingerprint=d["fingerprint"], dataset=str(d["dataset"]), **parts)
 
 
 def make_split(
     ds: Dataset, n_members: int, n_holdout: int, n_reference: int, n_test: int, seed: int
 ) -> Split:
     """Disjoint parts from one seeded permutation, cut into consecutive slices."""
-    sizes = {"n_members": n_members, "n_holdout": n_holdout, "n_reference": n_reference,
-             "n_test": n_test}
+    sizes = {
+        "n_members": n_members,
+        "n_holdout": n_holdout,
+        "n_reference": n_reference,
+        "n_test": n_test,
+    }
     for key, n in sizes.items():
         if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
             raise GanguardError(f"data.{key} must be a non-negative integer, got {n!r}")
@@ -85,7 +93,7 @@ def make_split(
         )
     order = np.random.default_rng(int(seed)).permutation(len(ds)).astype(np.int64)
     bounds = np.cumsum([0, *(int(n) for n in sizes.values())])
-    parts = {part: order[bounds[i]:bounds[i + 1]].copy() for i, part in enumerate(PARTS)}
+    parts = {part: order[bounds[i] : bounds[i + 1]].copy() for i, part in enumerate(PARTS)}
     return Split(seed=int(seed), fingerprint=ds.fingerprint(), dataset=ds.name, **parts)
 
 

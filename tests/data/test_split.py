@@ -1,0 +1,103 @@
+"""The members / holdout / reference / test split: disjoint, deterministic, saved and checked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ganguard.data import Dataset
+from ganguard.data.split import Split, check_split, load_split, make_split, save_split
+from ganguard.errors import GanguardError
+
+
+def toy(n: int = 100, seed: int = 0, name: str = "toy") -> Dataset:
+    rng = np.random.default_rng(seed)
+    return Dataset(name, rng.uniform(-1, 1, (n, 1, 2, 2)), rng.integers(0, 10, n))
+
+
+def test_disjoint_and_sized() -> None:
+    split = make_split(toy(), 40, 20, 15, 10, seed=3)
+    parts = [split.members, split.holdout, split.reference, split.test]
+    assert [len(p) for p in parts] == [40, 20, 15, 10]
+    assert all(p.dtype == np.int64 for p in parts)
+    every = np.concatenate(parts)
+    assert len(np.unique(every)) == len(every) == 85
+    assert every.min() >= 0 and every.max() < 100
+    assert split.seed == 3 and split.dataset == "toy"
+    assert split.fingerprint == toy().fingerprint()
+
+
+def test_empty_parts_allowed() -> None:
+    split = make_split(toy(), 100, 0, 0, 0, seed=0)
+    assert len(split.members) == 100
+    assert len(split.holdout) == len(split.reference) == len(split.test) == 0
+    check_split(split, toy())
+
+
+def test_deterministic() -> None:
+    a = make_split(toy(), 30, 30, 20, 20, seed=7)
+    b = make_split(toy(), 30, 30, 20, 20, seed=7)
+    c = make_split(toy(), 30, 30, 20, 20, seed=8)
+    assert a == b
+    assert not np.array_equal(a.members, c.members)
+    assert a != c
+
+
+def test_json_round_trip(tmp_path: Path) -> None:
+    split = make_split(toy(), 10, 5, 0, 5, seed=1)
+    assert Split.from_json(json.loads(json.dumps(split.to_json()))) == split
+    path = tmp_path / "split.json"
+    save_split(split, path)
+    assert not path.with_suffix(".tmp").exists()
+    loaded = load_split(path)
+    assert loaded == split and loaded.reference.dtype == np.int64
+    check_split(loaded, toy())
+
+
+def test_fingerprint_mismatch() -> None:
+    split = make_split(toy(), 10, 10, 10, 10, seed=0)
+    with pytest.raises(GanguardError, match="was made from other data \\(fingerprint sha256:"):
+        check_split(split, toy(seed=1))
+
+
+def test_oversize() -> None:
+    expected = (
+        "data.n_members \\+ data.n_holdout \\+ data.n_reference \\+ data.n_test = 101 "
+        "exceeds the 100 records of toy"
+    )
+    with pytest.raises(GanguardError, match=expected):
+        make_split(toy(), 50, 30, 20, 1, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [((0, 1, 1, 1), "n_members must be at least 1"), ((5, -1, 0, 0), "n_holdout must be")],
+)
+def test_bad_sizes(sizes: tuple, message: str) -> None:
+    with pytest.raises(GanguardError, match=message):
+        make_split(toy(), *sizes, seed=0)
+
+
+def test_index_out_of_range() -> None:
+    ds = toy()
+    split = make_split(ds, 10, 0, 0, 0, seed=0)
+    bad = Split.from_json({**split.to_json(), "members": [0, 1, 100]})
+    with pytest.raises(GanguardError, match="indices outside 0..99"):
+        check_split(bad, ds)
+    overlap = Split.from_json({**split.to_json(), "holdout": [int(split.members[0])]})
+    with pytest.raises(GanguardError, match="overlap"):
+        check_split(overlap, ds)
+
+
+def test_load_missing_and_corrupt(tmp_path: Path) -> None:
+    with pytest.raises(GanguardError, match="split.json does not exist"):
+        load_split(tmp_path / "split.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(GanguardError, match="bad.json is not valid JSON"):
+        load_split(tmp_path / "bad.json")
+    (tmp_path / "partial.json").write_text(json.dumps({"seed": 1}))
+    with pytest.raises(GanguardError, match="partial.json: the split lacks dataset"):
+        load_split(tmp_path / "partial.json")
