@@ -8,6 +8,7 @@ at any moment leaves either a whole checkpoint or none. Nothing here ever unpick
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -32,11 +33,16 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     """Write a file under a temporary name in the same folder, then rename it into place."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise GanguardError(f"cannot write {path}: {err.strerror or err}") from None
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -53,6 +59,14 @@ def read_json(path: Path) -> Any:
 
 
 # -- nested state <-> (tensors, JSON) ----------------------------------------------------------
+def _name(key: Any) -> str:
+    """A readable, unambiguous name part: int keys get a '#', and '/', '#', '%' are escaped, so
+    key 1 and key "1", or key "a/b" and a nested a -> b, never share a name."""
+    if isinstance(key, int):
+        return f"#{key}"
+    return str(key).replace("%", "%25").replace("/", "%2F").replace("#", "%23")
+
+
 def split_tensors(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
     """Replace every tensor in a nested structure by a marker, collecting it into `tensors`."""
     if isinstance(obj, torch.Tensor):
@@ -60,7 +74,7 @@ def split_tensors(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> An
         return {"__tensor__": prefix}
     if isinstance(obj, dict):
         # keys keep their type (optimiser states are keyed by int)
-        items = [[k, split_tensors(v, f"{prefix}/{k}", tensors)] for k, v in obj.items()]
+        items = [[k, split_tensors(v, f"{prefix}/{_name(k)}", tensors)] for k, v in obj.items()]
         return {"__dict__": items}
     if isinstance(obj, (list, tuple)):
         return [split_tensors(v, f"{prefix}/{i}", tensors) for i, v in enumerate(obj)]
@@ -135,6 +149,14 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 
 # -- process-wide random states (saved so a resumed run continues them) ------------------------
+def seed_everything(seed: int) -> None:
+    """Seed torch's, numpy's and python's process-wide generators (methods use their own streams,
+    but anything that draws from these must not depend on the process)."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
 def global_rng_state() -> dict[str, Any]:
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     version, internal, gauss = random.getstate()

@@ -30,6 +30,7 @@ from ganguard.runs import (
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
+    seed_everything,
     set_global_rng_state,
     write_atomic,
 )
@@ -97,6 +98,8 @@ def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
 
 def _prepare_run_dir(out: Path, config: Config, ds: Dataset, split: Split, resume: bool) -> None:
     """Create a new run directory, or check that an existing one is this run (for --resume)."""
+    if out.exists() and not out.is_dir():
+        raise GanguardError(f"--out {out} is a file, not a run directory")
     has_run = (out / "config.yaml").exists() or (out / "split.json").exists()
     if not resume:
         if has_run:
@@ -140,6 +143,8 @@ class Monitor:
         if s_mem.ndim == 2:  # several discriminators: the white-box attacker takes the max
             s_mem, s_hold = s_mem.max(1).values, s_hold.max(1).values
         s_mem, s_hold = s_mem.numpy(), s_hold.numpy()
+        if not (np.isfinite(s_mem).all() and np.isfinite(s_hold).all()):
+            return {"d_members": math.nan, "d_holdout": math.nan}  # the trainer reports divergence
         o = overfitting(s_mem, s_hold, n_boot=0)
         labels = np.r_[np.ones(len(s_mem)), np.zeros(len(s_hold))]
         return {
@@ -181,6 +186,7 @@ def train(
     _prepare_run_dir(out, config, ds, split, resume)
     t = config.train
 
+    seed_everything(config.seed)
     step = 0
     checkpoint = latest_checkpoint(out) if resume else None
     if checkpoint is not None:
