@@ -19,7 +19,7 @@ from ganguard.metrics import overfitting
 from ganguard.train import Run, train
 
 # --fast: a first look, same models, fewer steps and a smaller member set.
-FAST = ["train.steps=300", "train.log_every=100", "data.n_members=200", "data.n_holdout=200"]
+FAST = ["train.steps=1000", "train.log_every=250", "data.n_members=200", "data.n_holdout=200"]
 
 
 def demo_configs(fast: bool = False) -> dict[str, Config]:
@@ -87,10 +87,10 @@ def run_demo(out: Path = Path("runs/demo"), fast: bool = False) -> list[Row]:
         path = out / name.lower()
         resume = (path / "config.yaml").exists()  # a finished demo run is reused, not retrained
         m = config.method
-        extra = ", ".join(f"{k}={v}" for k, v in m.model_dump().items() if k != "name")
+        extra = ", ".join(f"{k}={getattr(m, k)}" for k in sorted(m.model_fields_set - {"name"}))
         say(f"[{name}] {'continuing' if resume else 'training'} {m.name} ({extra or 'plain'})")
         started = time.perf_counter()
-        run = train(config, path, resume=resume, progress=sys.stderr.isatty())
+        run = train(config, path, resume=resume, progress=True)
         say(f"[{name}] done in {time.perf_counter() - started:.0f} s; scoring members vs holdout")
         rows.append(white_box_row(name, run))
     print()

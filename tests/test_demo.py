@@ -1,0 +1,47 @@
+"""The demo's plumbing, on a few steps (its real timing and numbers are in the README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import ganguard.demo as demo
+
+
+@pytest.fixture
+def tiny_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        demo,
+        "FAST",
+        ["train.steps=12", "train.log_every=6", "data.n_members=64", "data.n_holdout=64",
+         "data.n_reference=256", "model.g_width=16", "model.d_width=16", "train.progress=false"],
+    )  # fmt: skip
+
+
+def test_demo_configs_are_a_megan_and_its_gan_twin() -> None:
+    configs = demo.demo_configs()
+    assert [c.method.name for c in configs.values()] == ["gan", "megan"]
+    gan, megan = configs["GAN"].to_dict(), configs["MEGAN"].to_dict()
+    assert {k: v for k, v in gan.items() if k != "method"} == {
+        k: v for k, v in megan.items() if k != "method"
+    }
+    assert configs["MEGAN"].data.name == "mnist-5k"
+
+
+def test_fast_demo_trains_both_and_prints_one_table(
+    tiny_demo: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = demo.run_demo(out=tmp_path / "demo", fast=True)
+    assert [r.name for r in rows] == ["GAN", "MEGAN"]
+    for r in rows:
+        assert r.steps == 12
+        assert 0 <= r.O <= 1 and 0 <= r.O_null <= 1 and 0 <= r.auc <= 1
+    out = capsys.readouterr().out
+    assert "white-box AUC" in out and "overfitting O" in out
+    assert (tmp_path / "demo" / "gan" / "samples.png").is_file()
+    assert (tmp_path / "demo" / "megan" / "checkpoints").is_dir()
+
+    # a second demo reuses the finished runs instead of refusing or retraining them
+    again = demo.run_demo(out=tmp_path / "demo", fast=True)
+    assert [(r.steps, r.auc) for r in again] == [(r.steps, r.auc) for r in rows]
