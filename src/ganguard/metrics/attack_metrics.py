@@ -84,7 +84,12 @@ def _balanced_accuracy_split(
     fpr, tpr, thresholds = roc_curve(y, np.concatenate([sel_m, sel_n]), drop_intermediate=False)
     finite = np.isfinite(thresholds)  # sklearn's first threshold is +inf ("nobody is a member")
     gain = np.where(finite, tpr - fpr, -np.inf)
-    threshold = float(thresholds[int(np.argmax(gain))])
+    best = int(np.argmax(gain))
+    # Every threshold in (next lower score, best] classifies the selection half the same way: take
+    # the middle of that gap (the largest margin), which generalises better than its edge.
+    threshold = float(thresholds[best])
+    if best + 1 < len(thresholds):
+        threshold = (threshold + float(thresholds[best + 1])) / 2
 
     tpr_ev = float(np.mean(ev_m >= threshold))
     tnr_ev = float(np.mean(ev_n < threshold))

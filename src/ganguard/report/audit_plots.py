@@ -33,7 +33,7 @@ def _save_png(fig: Any, path: Path) -> None:
     plt = _pyplot()
     try:
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+        fig.savefig(buf, format="png", dpi=100)
     finally:
         plt.close(fig)
     write_atomic(Path(path), buf.getvalue())
@@ -90,6 +90,7 @@ def save_roc_plot(results: dict[str, dict], path: Path, title: str = "") -> None
     ax_lin.legend(loc="lower right", fontsize="small")
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
     _save_png(fig, path)
 
 
