@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 
 import ganguard.demo as demo
+from ganguard.attacks import DEFAULT_ATTACKS
 
 
 @pytest.fixture
@@ -17,6 +19,9 @@ def tiny_demo(monkeypatch: pytest.MonkeyPatch) -> None:
         ["train.steps=12", "train.log_every=6", "data.n_members=64", "data.n_holdout=64",
          "data.n_reference=256", "model.g_width=16", "model.d_width=16", "train.progress=false"],
     )  # fmt: skip
+    # a lighter audit: fewer generated samples and a shorter attacker GAN
+    light = functools.partial(demo.audit, k=2000, settings={"logan_bb": {"steps": 50}})
+    monkeypatch.setattr(demo, "audit", light)
 
 
 def test_demo_configs_are_a_megan_and_its_gan_twin() -> None:
@@ -36,12 +41,16 @@ def test_fast_demo_trains_both_and_prints_one_table(
     assert [r.name for r in rows] == ["GAN", "MEGAN"]
     for r in rows:
         assert r.steps == 12
-        assert 0 <= r.O <= 1 and 0 <= r.O_null <= 1 and 0 <= r.auc <= 1
+        assert set(r.audit.attacks) == set(DEFAULT_ATTACKS)
+        assert all(0 <= a.metrics["auc"] <= 1 for a in r.audit.attacks.values())
     out = capsys.readouterr().out
-    assert "white-box AUC" in out and "overfitting O" in out
+    assert "overfitting O" in out and "TPR at 1% FPR" in out
+    assert all(name in out for name in DEFAULT_ATTACKS)
+    assert (tmp_path / "demo" / "megan" / "audit.json").is_file()
     assert (tmp_path / "demo" / "gan" / "samples.png").is_file()
     assert (tmp_path / "demo" / "megan" / "checkpoints").is_dir()
 
     # a second demo reuses the finished runs instead of refusing or retraining them
     again = demo.run_demo(out=tmp_path / "demo", fast=True)
-    assert [(r.steps, r.auc) for r in again] == [(r.steps, r.auc) for r in rows]
+    auc = lambda rs: [(r.steps, r.audit.attacks["logan_wb"].metrics["auc"]) for r in rs]  # noqa: E731
+    assert auc(again) == auc(rows)

@@ -43,6 +43,32 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     print(f"wrote {args.n} samples of shape {tuple(x.shape[1:])} to {args.out}")
 
 
+def _cmd_audit(args: argparse.Namespace) -> None:
+    from ganguard.audit import audit, format_audit_table
+
+    files = {"samples": args.samples, "members": args.members, "nonmembers": args.nonmembers}
+    if args.run_dir is None and args.samples is None:
+        raise GanguardError("give a run directory, or --samples with --members and --nonmembers")
+    if args.run_dir is not None and any(files.values()):
+        raise GanguardError("give a run directory or --samples/--members/--nonmembers, not both")
+    if args.run_dir is None and args.out is None:
+        raise GanguardError("a samples-only audit needs --out FILE.json")
+    result = audit(
+        args.run_dir,
+        **files,
+        reference=args.reference,
+        attacks=args.attacks,
+        n_per_class=args.n_per_class,
+        k=args.k,
+        seed=args.seed,
+        out=args.out,
+        progress=True,
+    )
+    print(f"audit of {result.source}: {result.n_members} members vs "
+          f"{result.n_nonmembers} non-members")
+    print(format_audit_table(result))
+
+
 def _cmd_datasets(args: argparse.Namespace) -> None:
     from ganguard.data import dataset_table
 
@@ -79,6 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output .npz (array x)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("audit", help="membership inference audit of a run, or of any samples")
+    p.add_argument("run_dir", nargs="?", help="a run directory trained by ganguard")
+    p.add_argument("--attacks", default="default",
+                   help="comma-separated attack names, 'default' or 'all' (every attack the "
+                        "threat model allows)")
+    p.add_argument("--samples", help="samples-only audit: generated samples (.npz, array x)")
+    p.add_argument("--members", help="samples-only audit: member records (.npz)")
+    p.add_argument("--nonmembers", help="samples-only audit: non-member records (.npz)")
+    p.add_argument("--reference", help="reference records R for DOMIAS (.npz)")
+    p.add_argument("--out", help="audit JSON (default RUN_DIR/audit.json); plots beside it")
+    p.add_argument("--n-per-class", type=int,
+                   help="candidates per class (default min(|S|, |H|, 1000))")
+    p.add_argument("--k", type=int, default=20_000, help="generated samples for the attacks")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("datasets", help="list the data sets and whether each is available here")
     p.set_defaults(func=_cmd_datasets)

@@ -9,13 +9,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
-import torch
-from sklearn.metrics import roc_auc_score
-
+from ganguard.attacks import DEFAULT_ATTACKS
+from ganguard.audit import AuditResult, audit
 from ganguard.config import Config, apply_overrides, config_from_dict
-from ganguard.data import load_dataset
-from ganguard.metrics import overfitting
 from ganguard.train import Run, train
 
 # --fast: a first look, same models, fewer steps and a smaller member set.
@@ -36,39 +32,39 @@ def demo_configs(fast: bool = False) -> dict[str, Config]:
 class Row:
     name: str
     steps: int
-    seconds: float
-    O: float  # noqa: E741
-    O_null: float
-    O_interval: tuple[float, float]
-    auc: float
+    train_seconds: float
+    audit: AuditResult
 
 
-def white_box_row(name: str, run: Run) -> Row:
-    """O and the white-box AUC of the discriminator's logit on all members vs all holdout."""
-    ds = load_dataset(run.config.data.name, run.config.data.path)
-    members = run.method.score(torch.from_numpy(ds.x[run.split.members])).numpy()
-    holdout = run.method.score(torch.from_numpy(ds.x[run.split.holdout])).numpy()
-    o = overfitting(members, holdout, seed=run.config.seed)
-    labels = np.r_[np.ones(len(members)), np.zeros(len(holdout))]
-    auc = float(roc_auc_score(labels, np.r_[members, holdout]))
+def demo_row(name: str, run: Run) -> Row:
+    """Audit a demo run with the default attacks (members vs holdout, all of each)."""
     lines = (run.path / "metrics.jsonl").read_text().splitlines()
     seconds = json.loads(lines[-1])["time"] if lines else float("nan")
-    return Row(name, run.step, seconds, o.O, o.O_null, (o.ci_low, o.ci_high), auc)
+    return Row(name, run.step, seconds, audit(run.path))
 
 
 def format_table(rows: list[Row]) -> str:
-    head = f"{'':<28}" + "".join(f"{r.name:>14}" for r in rows)
+    head = f"{'':<30}" + "".join(f"{r.name:>12}" for r in rows)
     lines = [head, "-" * len(head)]
-    cells = {
-        "steps": [f"{r.steps}" for r in rows],
-        "training time (s)": [f"{r.seconds:.0f}" for r in rows],
-        "overfitting O": [f"{r.O:.3f}" for r in rows],
-        "  O 95% interval": [f"{r.O_interval[0]:.2f}-{r.O_interval[1]:.2f}" for r in rows],
-        "  O_null (chance level)": [f"{r.O_null:.3f}" for r in rows],
-        "white-box AUC (logan_wb)": [f"{r.auc:.3f}" for r in rows],
-    }
-    for label, values in cells.items():
-        lines.append(f"{label:<28}" + "".join(f"{v:>14}" for v in values))
+
+    def add(label: str, values: list[str]) -> None:
+        lines.append(f"{label:<30}" + "".join(f"{v:>12}" for v in values))
+
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    add("steps", [str(r.steps) for r in rows])
+    add("training time (s)", [f"{r.train_seconds:.0f}" for r in rows])
+    add("audit time (s)", [f"{sum(a.seconds for a in r.audit.attacks.values()):.0f}" for r in rows])
+    wb = [r.audit.attacks["logan_wb"].metrics["bhattacharyya"] for r in rows]
+    add("overfitting O of d(x)", [f"{b['O']:.3f}" for b in wb])
+    add("  95% interval", [f"{b['ci_low']:.2f}-{b['ci_high']:.2f}" for b in wb])
+    add("  O_null (chance level)", [f"{b['O_null']:.3f}" for b in wb])
+    names = list(rows[0].audit.attacks)
+    lines.append("AUC (0.5 = chance)")
+    for n in names:
+        add(f"  {n}", [fmt(r.audit.attacks[n].metrics["auc"]) for r in rows])
+    lines.append("TPR at 1% FPR (0.01 = chance)")
+    for n in names:
+        add(f"  {n}", [fmt(r.audit.attacks[n].metrics["tpr_at_1pct_fpr"]) for r in rows])
     return "\n".join(lines)
 
 
@@ -91,13 +87,15 @@ def run_demo(out: Path = Path("runs/demo"), fast: bool = False) -> list[Row]:
         say(f"[{name}] {'continuing' if resume else 'training'} {m.name} ({extra or 'plain'})")
         started = time.perf_counter()
         run = train(config, path, resume=resume, progress=True)
-        say(f"[{name}] done in {time.perf_counter() - started:.0f} s; scoring members vs holdout")
-        rows.append(white_box_row(name, run))
+        say(f"[{name}] trained in {time.perf_counter() - started:.0f} s; auditing it with "
+            f"{', '.join(DEFAULT_ATTACKS)}")
+        rows.append(demo_row(name, run))
     print()
     print(format_table(rows))
     print(
-        "\nO: Bhattacharyya overfitting of the discriminator's logit on members vs holdout "
-        "(0 = indistinguishable);\nAUC: white-box membership attack with that logit "
-        "(0.5 = chance). Lower is more private."
+        f"\n{rows[0].audit.n_members} members vs {rows[0].audit.n_nonmembers} holdout records. "
+        "O: Bhattacharyya overfitting of the discriminator's logit (0 = indistinguishable).\n"
+        "Lower is more private. Full results: audit.json, audit_roc.png and audit_scores.png in "
+        f"{out}/gan and {out}/megan."
     )
     return rows

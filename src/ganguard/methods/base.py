@@ -9,7 +9,9 @@ for bit.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterator
 from typing import ClassVar
 
 import torch
@@ -126,27 +128,28 @@ class Method:
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, chunk: int = 1024) -> torch.Tensor:
         """n samples in [-1, 1] (generators in eval mode: BatchNorm uses its running statistics)."""
-        for m in self.modules.values():
-            m.eval()
-        try:
+        with self.evaluating():
             out = [
                 self.generate(torch.randn(min(chunk, n - i), self.z_dim, generator=generator))
                 for i in range(0, n, chunk)
             ]
-        finally:
-            for m in self.modules.values():
-                m.train()
         return torch.cat(out) if out else torch.empty(0, *self.shape)
 
     @torch.no_grad()
     def score(self, x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
         """discriminator_logits in eval mode (no power iteration, no state change), chunked."""
+        with self.evaluating():
+            chunks = [x[i : i + chunk] for i in range(0, len(x), chunk)]
+            return torch.cat([self.discriminator_logits(c) for c in chunks])
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """Every network in eval mode for the duration, then back in the mode it was in."""
+        modes = {k: m.training for k, m in self.modules.items()}
         for m in self.modules.values():
             m.eval()
         try:
-            return torch.cat(
-                [self.discriminator_logits(x[i : i + chunk]) for i in range(0, len(x), chunk)]
-            )
+            yield
         finally:
-            for m in self.modules.values():
-                m.train()
+            for k, m in self.modules.items():
+                m.train(modes[k])

@@ -1,0 +1,183 @@
+"""LOGAN (Hayes et al., 2019): membership inference from a discriminator's confidence.
+
+- `logan_wb` (white box): the target's own discriminator logit d(v); with several discriminators
+  (PAR-GAN, PrivGAN) the score is the maximum over them, the mean is reported beside it.
+- `logan_bb` (black box): the attacker trains a GAN of its own on the target's generated samples;
+  that GAN's discriminator learns what the target generator over-produces, which for an overfit
+  target are records near its members. The score is the attacker discriminator's logit.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganguard.attacks.base import DISCRIMINATOR, SAMPLES, Attack, ThreatModel
+from ganguard.config import Config, config_from_dict
+from ganguard.errors import GanguardError
+
+
+def _records(x: Any, what: str) -> np.ndarray:
+    """`x` as a C-contiguous float32 array of records (n, ...), or a clear error."""
+    arr = np.ascontiguousarray(x, dtype=np.float32)
+    if arr.ndim < 2:
+        raise GanguardError(f"{what}: expected an array of records (n, C, H, W), got {arr.shape}")
+    return arr
+
+
+class LoganWB(Attack):
+    """White-box LOGAN: the discriminator's logit d(v); max (and mean) over discriminators."""
+
+    name = "logan_wb"
+    needs = frozenset({DISCRIMINATOR})
+    description = "white box: the target discriminator's logit d(v) (max over discriminators)"
+
+    def __init__(self, batch_size: int = 4096):
+        if batch_size < 1:
+            raise GanguardError(f"attack {self.name}: batch_size must be >= 1, got {batch_size}")
+        super().__init__(batch_size=batch_size)
+
+    def logits(self, candidates: np.ndarray) -> np.ndarray:
+        """The discriminator logits as (n, k) float64, k discriminators (k = 1 for one)."""
+        if not hasattr(self, "threat"):
+            raise GanguardError(f"attack {self.name}: call fit(threat) before scoring")
+        x = _records(candidates, f"attack {self.name} candidates")
+        step = self.settings["batch_size"]
+        parts = []
+        for i in range(0, len(x), step):
+            chunk = x[i : i + step]
+            out = np.asarray(self.threat.discriminator(chunk), dtype=np.float64)
+            if out.ndim == 1:
+                out = out[:, None]
+            if out.ndim != 2 or out.shape[0] != len(chunk) or out.shape[1] < 1:
+                raise GanguardError(
+                    f"attack {self.name}: the discriminator returned shape {out.shape} for "
+                    f"{len(chunk)} records; expected ({len(chunk)},) or ({len(chunk)}, k)"
+                )
+            parts.append(out)
+        if not parts:
+            return np.empty((0, 1))
+        widths = {p.shape[1] for p in parts}
+        if len(widths) != 1:
+            raise GanguardError(f"attack {self.name}: inconsistent numbers of discriminators")
+        return np.concatenate(parts)
+
+    def score(self, candidates: np.ndarray) -> np.ndarray:
+        return self.logits(candidates).max(axis=1)
+
+    def extra_scores(self, candidates: np.ndarray) -> dict[str, np.ndarray]:
+        logits = self.logits(candidates)
+        if logits.shape[1] == 1:
+            return {}
+        return {"mean": logits.mean(axis=1)}
+
+
+def _deep_update(base: dict[str, Any], overrides: dict[str, Any], where: str = "") -> None:
+    """Merge `overrides` into `base` in place; keys may be nested dicts or dotted (`train.lr_d`)."""
+    for key, value in overrides.items():
+        parts = str(key).split(".")
+        node = base
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise GanguardError(f"config_overrides: {where}{key}: {part} is not a section")
+            node = child
+        last = parts[-1]
+        if isinstance(value, dict) and isinstance(node.get(last), dict):
+            _deep_update(node[last], value, f"{where}{key}.")
+        else:
+            node[last] = copy.deepcopy(value)
+
+
+class LoganBB(Attack):
+    """Black-box LOGAN: an attacker GAN trained on the target's samples; its D's logit."""
+
+    name = "logan_bb"
+    needs = frozenset({SAMPLES})
+    description = "black box: an attacker GAN trained on the generated samples; its D's logit"
+
+    def __init__(
+        self,
+        steps: int = 1000,
+        batch_size: int = 64,
+        arch: str = "auto",
+        d_width: int = 64,
+        g_width: int = 64,
+        depth: int = 2,
+        spectral_norm: bool = False,
+        seed: int | None = None,
+        config_overrides: dict[str, Any] | None = None,
+    ):
+        super().__init__(
+            steps=steps,
+            batch_size=batch_size,
+            arch=arch,
+            d_width=d_width,
+            g_width=g_width,
+            depth=depth,
+            spectral_norm=spectral_norm,
+            seed=seed,  # None: the threat model's seed
+            config_overrides=copy.deepcopy(config_overrides or {}),
+        )
+        self.build_config(0)  # validate the settings now, not after the samples are loaded
+
+    def build_config(self, seed: int) -> Config:
+        """The attacker GAN's configuration (a ganguard Config; no run directory is written)."""
+        s = self.settings
+        raw: dict[str, Any] = {
+            "seed": seed if s["seed"] is None else s["seed"],
+            "model": {
+                "arch": s["arch"],
+                "d_width": s["d_width"],
+                "g_width": s["g_width"],
+                "depth": s["depth"],
+                "spectral_norm": s["spectral_norm"],
+            },
+            "train": {"steps": s["steps"], "batch_size": s["batch_size"], "progress": False},
+            "method": {"name": "gan"},
+        }
+        _deep_update(raw, s["config_overrides"])
+        try:
+            return config_from_dict(raw)
+        except GanguardError as err:
+            raise GanguardError(f"attack {self.name}: {err}") from None
+
+    def fit(self, threat: ThreatModel) -> LoganBB:
+        from ganguard.train import build_method  # late: train imports much of the package
+
+        super().fit(threat)
+        samples = _records(threat.samples, f"attack {self.name} samples")
+        if len(samples) == 0:
+            raise GanguardError(f"attack {self.name}: no generated samples given")
+        if not np.isfinite(samples).all():
+            raise GanguardError(f"attack {self.name}: the generated samples contain NaN or inf")
+        self.shape = tuple(samples.shape[1:])
+        self.config = self.build_config(threat.seed)
+        method = build_method(self.config, self.shape)
+        method.attach_data(torch.from_numpy(samples), torch.empty(0, *self.shape))
+        self.losses: dict[str, float] = {}
+        for _ in range(self.config.train.steps):
+            self.losses = method.step()
+        self.method = method
+        return self
+
+    def score(self, candidates: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "method"):
+            raise GanguardError(f"attack {self.name}: call fit(threat) before scoring")
+        x = _records(candidates, f"attack {self.name} candidates")
+        if tuple(x.shape[1:]) != self.shape:
+            raise GanguardError(
+                f"attack {self.name}: candidates have shape {tuple(x.shape[1:])}, "
+                f"the samples {self.shape}"
+            )
+        out = self.method.score(torch.from_numpy(x)).double().numpy()
+        if out.ndim == 2:  # an attacker with several discriminators: the max, as white-box
+            out = out.max(axis=1)
+        if not np.isfinite(out).all():
+            raise GanguardError(
+                f"attack {self.name}: the attacker GAN diverged (non-finite logits)"
+            )
+        return out

@@ -1,0 +1,204 @@
+"""The chunked distance kernels, GAN-Leaks full black box and the Monte Carlo attack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from ganguard.attacks.base import ThreatModel
+from ganguard.attacks.distance import (
+    GanLeaksFBB,
+    MonteCarlo,
+    chunk_sizes,
+    count_within,
+    min_squared_distances,
+)
+from ganguard.errors import GanguardError
+
+MIB = 2**20
+
+
+def _random(n: int, seed: int, shape: tuple[int, ...] = (1, 3, 5)) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand((n, *shape), generator=g) * 2 - 1
+
+
+def _brute(q: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    return torch.cdist(q.reshape(len(q), -1).double(), s.reshape(len(s), -1).double()) ** 2
+
+
+def _records(points: list[list[float]]) -> np.ndarray:
+    """2-D points as records of shape (n, 1, 1, 2)."""
+    return np.asarray(points, dtype=np.float32).reshape(-1, 1, 1, 2)
+
+
+# ----------------------------------------------------------------------------- kernels
+
+
+@pytest.mark.parametrize("memory_mb", [256, 1e-4, 3e-3])  # one block; 26 elements; 786 elements
+def test_min_squared_distances_matches_brute_force(memory_mb: float) -> None:
+    q, s = _random(37, 0), _random(53, 1)
+    dist, index = min_squared_distances(q, s, memory_mb=memory_mb)
+    full = _brute(q, s)
+    assert dist.dtype == torch.float32 and index.dtype == torch.int64
+    assert dist.shape == index.shape == (37,)
+    torch.testing.assert_close(dist.double(), full.min(1).values, atol=1e-5, rtol=1e-5)
+    assert torch.equal(index, full.argmin(1))
+
+
+def test_min_squared_distances_exact_match_is_zero_and_float64_is_kept() -> None:
+    s = _random(20, 2).double()
+    q = torch.cat([s[[3, 7]], _random(4, 3).double()])
+    dist, index = min_squared_distances(q, s, memory_mb=1e-4)
+    assert dist.dtype == torch.float64
+    assert dist[:2].tolist() == [0.0, 0.0]  # clamped at 0, never negative
+    assert index[:2].tolist() == [3, 7]
+    assert (dist >= 0).all()
+
+
+def test_min_squared_distances_exclude_self() -> None:
+    s = torch.cat([_random(30, 4), _random(30, 4)[:5]])  # records 30..34 copy records 0..4
+    dist, index = min_squared_distances(s, s, memory_mb=1e-4, exclude_self=True)
+    full = _brute(s, s)
+    full.fill_diagonal_(float("inf"))
+    torch.testing.assert_close(dist.double(), full.min(1).values, atol=1e-5, rtol=1e-5)
+    assert dist[:5].abs().max() < 1e-5 and index[:5].tolist() == [30, 31, 32, 33, 34]
+    assert index[30:].tolist() == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("nq", "ns", "memory_mb"),
+    [(37, 53, 1e-4), (2000, 20000, 256), (2000, 20000, 1), (5, 10**6, 0.5), (10**6, 3, 0.01)],
+)
+def test_chunk_sizes_respect_the_budget(nq: int, ns: int, memory_mb: float) -> None:
+    rows, cols = chunk_sizes(nq, ns, memory_mb)
+    assert 1 <= rows <= nq and 1 <= cols <= ns
+    assert rows * cols * 4 <= memory_mb * MIB
+    # Large blocks: the budget is used (up to rounding), or the whole problem is one block.
+    assert (rows, cols) == (nq, ns) or rows * cols * 4 > memory_mb * MIB / 4
+
+
+def test_chunk_sizes_whole_problem_when_it_fits() -> None:
+    assert chunk_sizes(2000, 20000, 256) == (2000, 20000)
+    with pytest.raises(GanguardError):
+        chunk_sizes(10, 10, 0)
+
+
+def test_blocks_held_by_the_kernel_respect_a_small_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every distance block the kernel computes (one addmm each) fits the budget."""
+    sizes: list[int] = []
+    real_addmm = torch.addmm
+
+    def spy(*args: Any, **kwargs: Any) -> torch.Tensor:
+        out = real_addmm(*args, **kwargs)
+        sizes.append(out.numel())
+        return out
+
+    monkeypatch.setattr(torch, "addmm", spy)
+    memory_mb = 2e-3  # 524 float32 elements
+    q, s = _random(41, 5), _random(67, 6)
+    dist, _ = min_squared_distances(q, s, memory_mb=memory_mb)
+    assert len(sizes) > 4
+    assert max(sizes) * 4 <= memory_mb * MIB
+    torch.testing.assert_close(dist.double(), _brute(q, s).min(1).values, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("memory_mb", [256, 1e-4])
+def test_count_within_matches_brute_force(memory_mb: float) -> None:
+    q, s = _random(25, 7).double(), _random(40, 8).double()
+    radius = 2.0
+    counts = count_within(q, s, radius, memory_mb=memory_mb)
+    expected = (_brute(q, s) <= radius**2).sum(1)
+    assert torch.equal(counts, expected)
+    assert 0 < int(counts.sum()) < 25 * 40  # a radius that splits
+
+
+# ----------------------------------------------------------------------------- ganleaks_fbb
+
+
+def test_fbb_score_is_minus_min_squared_distance_on_a_2d_toy() -> None:
+    samples = _records([[0, 0], [1, 0], [0, 2]])
+    candidates = _records([[0.5, 0], [1, 1], [5, 5], [0, 2]])
+    attack = GanLeaksFBB().fit(ThreatModel(samples=samples))
+    scores = attack.score(candidates)
+    np.testing.assert_allclose(scores, [-0.25, -1.0, -34.0, 0.0], atol=1e-5)
+    assert attack.nearest_index is not None
+    assert attack.nearest_index[1:].tolist() == [1, 2, 2]  # (0.5, 0): a tie, either is nearest
+    assert attack.settings == {"k": 20_000, "memory_mb": 256.0, "k_used": 3}
+
+
+def test_fbb_uses_the_first_k_samples() -> None:
+    samples = _records([[0, 0], [10, 0], [1, 1]])
+    attack = GanLeaksFBB(k=2, memory_mb=1e-5).fit(ThreatModel(samples=samples))
+    assert attack.settings["k_used"] == 2
+    np.testing.assert_allclose(attack.score(_records([[1, 1]])), [-2.0], atol=1e-5)
+
+
+def test_fbb_class_attributes_and_settings() -> None:
+    assert GanLeaksFBB.name == "ganleaks_fbb" and GanLeaksFBB.needs == {"samples"}
+    assert GanLeaksFBB.description
+    assert GanLeaksFBB(k=5).settings == {"k": 5, "memory_mb": 256.0}
+    for bad in ({"k": 0}, {"k": 2.5}, {"k": "10"}, {"memory_mb": -1}, {"kk": 3}):
+        with pytest.raises(GanguardError):
+            GanLeaksFBB(**bad)
+
+
+def test_fbb_needs_samples_and_matching_candidates() -> None:
+    with pytest.raises(GanguardError, match="needs samples"):
+        GanLeaksFBB().fit(ThreatModel(reference=_records([[0, 0]])))
+    attack = GanLeaksFBB().fit(ThreatModel(samples=_records([[0, 0]])))
+    with pytest.raises(GanguardError):
+        attack.score(np.zeros((2, 1, 1, 3), dtype=np.float32))
+
+
+# ----------------------------------------------------------------------------- montecarlo
+
+
+def test_montecarlo_counts_within_a_given_epsilon() -> None:
+    # Ten samples on a line, 1 apart; n_components=2 keeps distances (a rotation).
+    samples = _records([[i, 0] for i in range(10)])
+    attack = MonteCarlo(n_components=2, epsilon=1.2).fit(ThreatModel(samples=samples))
+    scores = attack.score(_records([[0, 0], [4.5, 0], [4, 1], [4, 0], [100, 0]]))
+    # (0,0): 0, 1.  (4.5,0): 4, 5.  (4,1): 4 (3 and 5 at 1.41).  (4,0): 3, 4, 5.  far: none.
+    np.testing.assert_allclose(scores, [0.2, 0.2, 0.1, 0.3, 0.0])
+    assert attack.settings["epsilon_used"] == 1.2
+    assert attack.settings["n_components_used"] == 2
+
+
+def test_montecarlo_median_epsilon_is_the_median_nearest_other_sample_distance() -> None:
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(60, 2))
+    attack = MonteCarlo(n_components=2).fit(ThreatModel(samples=_records(points.tolist())))
+    d = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    assert attack.settings["epsilon_used"] == pytest.approx(np.median(d.min(1)), rel=1e-5)
+    # The share within epsilon, checked by brute force on fresh points.
+    fresh = rng.normal(size=(15, 2))
+    dist = np.linalg.norm(fresh[:, None] - points[None], axis=-1)
+    expected = (dist <= attack.settings["epsilon_used"]).mean(1)
+    np.testing.assert_allclose(attack.score(_records(fresh.tolist())), expected)
+
+
+def test_montecarlo_copies_give_epsilon_zero_and_count_exact_matches() -> None:
+    records = np.random.default_rng(1).uniform(-1, 1, size=(50, 1, 4, 4)).astype(np.float32)
+    samples = np.concatenate([records, records])  # a generator that copies its records
+    attack = MonteCarlo(n_components=8).fit(ThreatModel(samples=samples, seed=3))
+    assert attack.settings["epsilon_used"] == 0.0
+    fresh = np.random.default_rng(2).uniform(-1, 1, size=(5, 1, 4, 4)).astype(np.float32)
+    scores = attack.score(np.concatenate([records[:5], fresh]))
+    np.testing.assert_allclose(scores, [0.02] * 5 + [0.0] * 5)
+
+
+def test_montecarlo_settings_and_needs() -> None:
+    assert MonteCarlo.name == "montecarlo" and MonteCarlo.needs == {"samples"}
+    assert MonteCarlo().settings == {"n_components": 40, "epsilon": "median", "memory_mb": 256.0}
+    for bad in ({"epsilon": "mean"}, {"epsilon": -1.0}, {"n_components": 0}):
+        with pytest.raises(GanguardError):
+            MonteCarlo(**bad)
+    with pytest.raises(GanguardError, match="needs samples"):
+        MonteCarlo().fit(ThreatModel())
+    with pytest.raises(GanguardError):
+        MonteCarlo().fit(ThreatModel(samples=_records([[0, 0]])))  # one sample: no neighbour
