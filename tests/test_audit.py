@@ -1,0 +1,137 @@
+"""`ganguard audit` and `ganguard.audit`: run directories, samples-only audits, bad inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ganguard
+from ganguard.attacks import ATTACKS, DEFAULT_ATTACKS
+from ganguard.errors import GanguardError
+
+FAST = {"logan_bb": {"steps": 20}, "ganleaks_wb": {"iterations": 5, "restarts": 1},
+        "ganleaks_wb_cal": {"iterations": 5, "restarts": 1}}  # fmt: skip
+
+
+def test_audit_of_a_run_writes_json_and_plots(gan_run_copy: Path) -> None:
+    result = ganguard.audit(gan_run_copy, k=500, settings=FAST)
+    assert list(result.attacks) == list(DEFAULT_ATTACKS)
+    assert result.n_members == result.n_nonmembers == 64
+    saved = json.loads((gan_run_copy / "audit.json").read_text())
+    assert saved == json.loads(json.dumps(result.to_dict()))
+    for name, entry in saved["attacks"].items():
+        m = entry["metrics"]
+        assert 0 <= m["auc"] <= 1 and m["auc_ci"][0] <= m["auc"] <= m["auc_ci"][1], name
+        for key in ("tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr", "balanced_accuracy",
+                    "top_n_precision", "top_n_chance", "advantage", "bhattacharyya"):  # fmt: skip
+            assert key in m, (name, key)
+        assert m["tpr_at_0.1pct_fpr"] is None  # 64 non-members cannot resolve 0.1% FPR
+        assert entry["seconds"] >= 0 and isinstance(entry["settings"], dict)
+    assert saved["attacks"]["ganleaks_fbb"]["settings"]["k"] == 500
+    for png in ("audit_roc.png", "audit_scores.png"):
+        assert (gan_run_copy / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_all_attacks_include_white_box_and_calibrated(gan_run_copy: Path) -> None:
+    result = ganguard.audit(gan_run_copy, attacks="all", k=300, settings=FAST, plots=False)
+    assert set(result.attacks) == set(ATTACKS)
+    # the reference GAN is trained once and cached in the run directory
+    assert (gan_run_copy / "reference_model" / "checkpoints").is_dir()
+
+
+def _npz(path: Path, x: np.ndarray) -> Path:
+    np.savez(path, x=x.astype(np.float32))
+    return path
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    """Member / non-member / reference / sample files cut from digits; samples = the members."""
+    from ganguard.data import load_dataset
+
+    x = load_dataset("digits").x
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(x))
+    members, nonmembers, reference = x[order[:200]], x[order[200:400]], x[order[400:900]]
+    return {
+        "members": _npz(tmp_path / "m.npz", members),
+        "nonmembers": _npz(tmp_path / "h.npz", nonmembers),
+        "reference": _npz(tmp_path / "r.npz", reference),
+        "samples": _npz(tmp_path / "s.npz", np.tile(members, (5, 1, 1, 1))),
+    }
+
+
+def test_samples_only_audit_on_a_copying_generator(files, run_cli, tmp_path: Path) -> None:
+    out = tmp_path / "audit.json"
+    code, stdout, err = run_cli(
+        "audit", "--samples", files["samples"], "--members", files["members"],
+        "--nonmembers", files["nonmembers"], "--reference", files["reference"], "--out", out,
+    )  # fmt: skip
+    assert code == 0, err
+    saved = json.loads(out.read_text())
+    # only the samples-only attacks run: no discriminator or generator was given
+    assert set(saved["attacks"]) == {"logan_bb", "ganleaks_fbb", "montecarlo", "domias"}
+    assert saved["attacks"]["ganleaks_fbb"]["metrics"]["auc"] >= 0.99
+    assert "logan_wb" in saved["skipped"]
+    assert "ganleaks_fbb" in stdout
+    assert (tmp_path / "audit_roc.png").is_file()
+
+
+def test_named_white_box_attack_on_samples_is_an_error(files, expect_cli_error, tmp_path) -> None:
+    line = expect_cli_error(
+        "audit", "--samples", files["samples"], "--members", files["members"],
+        "--nonmembers", files["nonmembers"], "--attacks", "logan_wb", "--out", tmp_path / "a.json",
+    )  # fmt: skip
+    assert "logan_wb" in line and "discriminator" in line
+
+
+@pytest.mark.parametrize(
+    "case, needle",
+    [
+        ("shape", "shape"),
+        ("empty", "empty"),
+        ("nan", "NaN"),
+        ("needs_reference", "reference"),
+        ("unknown_attack", "unknown attack"),
+        ("missing_file", "nothere"),
+    ],
+)
+def test_bad_inputs_give_one_line_and_exit_2(
+    case: str, needle: str, files, expect_cli_error, tmp_path: Path
+) -> None:
+    args = {k: files[k] for k in ("samples", "members", "nonmembers")}
+    attacks = "default"
+    if case == "shape":
+        args["samples"] = _npz(tmp_path / "wide.npz", np.zeros((10, 1, 8, 9)))
+    elif case == "empty":
+        args["members"] = _npz(tmp_path / "empty.npz", np.zeros((0, 1, 8, 8)))
+    elif case == "nan":
+        bad = np.zeros((10, 1, 8, 8))
+        bad[3, 0, 2, 2] = np.nan
+        args["nonmembers"] = _npz(tmp_path / "nan.npz", bad)
+    elif case == "needs_reference":
+        attacks = "domias"
+    elif case == "unknown_attack":
+        attacks = "ganleaks_fbb,telepathy"
+    elif case == "missing_file":
+        args["members"] = tmp_path / "nothere.npz"
+    out = tmp_path / "audit.json"
+    argv = ["audit", "--attacks", attacks, "--out", out]
+    for k, v in args.items():
+        argv += [f"--{k}", v]
+    line = expect_cli_error(*argv)
+    assert needle in line
+    assert not out.exists()  # nothing written
+
+
+def test_audit_of_a_folder_that_is_not_a_run(expect_cli_error, tmp_path: Path) -> None:
+    assert "not a run directory" in expect_cli_error("audit", tmp_path)
+
+
+def test_api_refuses_a_run_and_samples_together(gan_run_copy: Path, files) -> None:
+    with pytest.raises(GanguardError):
+        ganguard.audit(gan_run_copy, samples=files["samples"])
+
