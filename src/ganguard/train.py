@@ -68,6 +68,7 @@ def method_state(method: Method) -> dict[str, Any]:
         "modules": {k: m.state_dict() for k, m in method.modules.items()},
         "optimizers": {k: o.state_dict() for k, o in method.optimizers.items()},
         "streams": method.streams.state_dict(),
+        "extra": method.extra_state(),
     }
 
 
@@ -79,6 +80,7 @@ def load_method_state(method: Method, state: dict[str, Any], weights_only: bool 
             for k, o in method.optimizers.items():
                 o.load_state_dict(state["optimizers"][k])
             method.streams.load_state_dict(state["streams"])
+            method.load_extra_state(state.get("extra", {}))
     except (KeyError, RuntimeError, ValueError) as err:
         first = str(err).splitlines()[0]
         raise GanguardError(f"checkpoint does not fit this run's networks: {first}") from None
@@ -212,7 +214,8 @@ def train(
         for k, v in logs.items():
             sums[k] = sums.get(k, 0.0) + v
         if step % t.log_every == 0 or step == t.steps:
-            line = {"step": step, **{k: v / n_summed for k, v in sums.items()}, **monitor(method)}
+            line = {"step": step, **{k: v / n_summed for k, v in sums.items()}}
+            line.update(**method.status(), **monitor(method))
             line["time"] = time.perf_counter() - started
             if any(isinstance(v, float) and not math.isfinite(v) for v in line.values()):
                 bar.close()

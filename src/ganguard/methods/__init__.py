@@ -1,16 +1,17 @@
 """Training methods, one class per file behind one registry.
 
 A method is found by its config name (`method.name`); its `Options` class validates its keys.
+Each method module registers its class when imported (`Method.__init_subclass__`); importing
+them all here makes the registry complete.
 """
 
 from __future__ import annotations
 
 from ganguard.errors import GanguardError
+from ganguard.methods import gan, megan  # noqa: F401  (imported to register)
 from ganguard.methods.base import Method, RandomStreams
-from ganguard.methods.gan import GAN
-from ganguard.methods.megan import MEGAN
 
-METHODS: dict[str, type[Method]] = {cls.name: cls for cls in (GAN, MEGAN)}
+METHODS: dict[str, type[Method]] = Method.registry
 
 
 def method_class(name: str) -> type[Method]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -65,6 +65,13 @@ class Method:
 
     name: ClassVar[str]
     Options: ClassVar[type[MethodOptions]]
+    registry: ClassVar[dict[str, type[Method]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every method class with a `name` of its own registers itself (see methods/__init__)."""
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            Method.registry[cls.name] = cls
 
     def __init__(
         self,
@@ -97,6 +104,18 @@ class Method:
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def status(self) -> dict[str, float]:
+        """Method-specific figures for each metrics.jsonl line (e.g. the ε spent so far)."""
+        return {}
+
+    def extra_state(self) -> dict[str, Any]:
+        """State beyond networks, optimisers and streams (e.g. a privacy accountant), as nested
+        dicts / lists of tensors and JSON values; saved in every checkpoint."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore what `extra_state` returned, when a run is resumed."""
 
     @property
     def z_dim(self) -> int:
