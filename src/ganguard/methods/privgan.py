@@ -1,0 +1,190 @@
+"""PrivGAN (Mukherjee et al., 2021), a baseline of SPEC §3: N generator–discriminator pairs, pair i
+trained as a GAN on part i of the members S only, plus a privacy discriminator D_p that learns
+which generator made a sample. Each generator is also trained to fool D_p, so that no generator's
+samples are recognisably those of its own part; samples come from a uniformly chosen generator.
+
+Free choices, each documented where it is made:
+- D_p is the run's discriminator network with its 1-logit layer swapped for an N-way linear one
+  (spectrally normalised like the rest when `model.spectral_norm`); it only ever sees generated
+  samples, never a record of S.
+- The generators' privacy term: `privacy_loss` below (default: the non-saturating form of the
+  authors' code).
+- D_p is trained from the first step; `privacy_start` only delays its term in the generators' loss.
+  The paper's code instead pre-trains D_p on the real parts, lets the generators fight that frozen
+  D_p, and starts training D_p after `dp_delay` epochs (half of training in their experiments).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from ganguard.config import MethodOptions, ModelConfig
+from ganguard.methods.base import Method, seeded_init, spectral_norm_once
+from ganguard.methods.gan import discriminator_loss, generator_loss
+from ganguard.methods.pargan import member_parts, update
+from ganguard.nets import build_discriminator, build_generator
+from ganguard.nets.layers import spectral_normed
+
+# Keeps Φ⁻¹ finite when a latent coordinate sits (numerically) on a boundary between generators.
+_EDGE = 1e-12
+
+
+class PrivGANOptions(MethodOptions):
+    name: Literal["privgan"] = "privgan"
+    n_pairs: int = Field(2, ge=2)  # N generator–discriminator pairs, and parts of S
+    privacy_ratio: float = Field(1.0, ge=0)  # weight of the D_p term in each generator's loss
+    # Steps before the D_p term enters the generators' loss (D_p itself trains from the start).
+    # The paper's code delays D_p (by half of training in its experiments); 0 uses it at once.
+    privacy_start: int = Field(0, ge=0)
+    dp_lr: float | None = Field(None, gt=0)  # D_p's learning rate; None: train.lr_d
+    # non_saturating: −ln(1 − D_p^i(G_i(z))); minimax: −CE, the paper's equation (see privacy_loss)
+    privacy_loss: Literal["non_saturating", "minimax"] = "non_saturating"
+
+
+class PrivacyDiscriminator(nn.Module):
+    """D_p: the run's discriminator network with an N-way head, giving (n, N) logits."""
+
+    def __init__(self, cfg: ModelConfig, shape: tuple[int, ...], n_classes: int):
+        super().__init__()
+        self.net = build_discriminator(cfg, shape)
+        self.net.out = spectral_normed(
+            nn.Linear(self.net.feature_dim, n_classes), cfg.spectral_norm
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.out(self.net.features(x))
+
+
+def privacy_loss(logits: torch.Tensor, origin: torch.Tensor, form: str) -> torch.Tensor:
+    """Per sample, what its generator minimises to fool D_p (`origin`: which generator made it).
+
+    minimax: ln D_p^i(x) = −CE, the paper's equation; maximising D_p's cross-entropy, it has no
+    lower bound (a generator can push D_p to be sure of a wrong origin) and a vanishing gradient
+    while D_p is sure of the right one.
+    non_saturating: −ln(1 − D_p^i(x)), zero once D_p gives the true origin no weight. For N = 2 it
+    is exactly the authors' code (cross-entropy towards the other generator's label); for N > 2
+    their code draws one random wrong label per sample, ours is its deterministic counterpart.
+    """
+    log_p = F.log_softmax(logits, dim=1)
+    if form == "minimax":
+        return log_p.gather(1, origin[:, None]).squeeze(1)
+    own = F.one_hot(origin, logits.shape[1]).bool()
+    return -log_p.masked_fill(own, float("-inf")).logsumexp(dim=1)
+
+
+def choose_generator(z: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which of n generators makes each row of z, and the latent that generator reads.
+
+    The first coordinate decides: u = Φ(z_0) is uniform on (0, 1), so c = ⌊n·u⌋ is a uniform
+    choice, and u' = n·u − c is again uniform and independent of c; z_0 is replaced by Φ⁻¹(u').
+    So given its choice every generator still reads z ~ N(0, I), and a sample is a function of
+    its own latent alone: the same z give the same samples however they are chunked, and the
+    latents given with samples to an attacker reproduce them. Within one generator's share of
+    the latent space the map is smooth, so a white-box attack can still optimise z by gradient.
+    """
+    u = torch.special.ndtr(z[:, 0].double()) * n
+    choice = u.floor().clamp(0, n - 1)
+    z0 = torch.special.ndtri((u - choice).clamp(_EDGE, 1 - _EDGE))
+    return choice.long(), torch.cat([z0.to(z.dtype)[:, None], z[:, 1:]], dim=1)
+
+
+class PrivGAN(Method):
+    name = "privgan"
+    Options = PrivGANOptions
+
+    def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003 - same signature as Method
+        super().__init__(*args, **kwargs)
+        seed, cfg, t, opt = self.config.seed, self.config.model, self.config.train, self.options
+        n = opt.n_pairs
+        self.generators = [
+            seeded_init(seed, f"generator_{i}", lambda: build_generator(cfg, self.shape))
+            for i in range(n)
+        ]
+        self.discriminators = [
+            seeded_init(seed, f"discriminator_{i}", lambda: build_discriminator(cfg, self.shape))
+            for i in range(n)
+        ]
+        self.privacy_discriminator = seeded_init(
+            seed, "privacy_discriminator", lambda: PrivacyDiscriminator(cfg, self.shape, n)
+        )
+        for i in range(n):
+            self.modules[f"generator_{i}"] = self.generators[i]
+            self.modules[f"discriminator_{i}"] = self.discriminators[i]
+            self.optimizers[f"generator_{i}"] = self.adam(self.generators[i], t.lr_g)
+            self.optimizers[f"discriminator_{i}"] = self.adam(self.discriminators[i], t.lr_d)
+        self.modules["privacy_discriminator"] = self.privacy_discriminator
+        self.optimizers["privacy_discriminator"] = self.adam(
+            self.privacy_discriminator, t.lr_d if opt.dp_lr is None else opt.dp_lr
+        )
+        self.part_indices: list[torch.Tensor] = []  # where each part's records sit in S
+        self.parts: list[torch.Tensor] = []  # the records themselves
+        self.steps_done = 0  # checkpointed (extra_state): it decides when the D_p term starts
+
+    def attach_data(self, members: torch.Tensor, reference: torch.Tensor) -> None:
+        super().attach_data(members, reference)
+        self.part_indices = member_parts(members, self.options.n_pairs, self.config.seed, self.name)
+        self.parts = [members[idx] for idx in self.part_indices]
+
+    def privacy_term_on(self) -> bool:
+        # a zero weight skips the term altogether, so it cannot even add 0 · ∞
+        opt = self.options
+        return opt.privacy_ratio > 0 and self.steps_done >= opt.privacy_start
+
+    def step(self) -> dict[str, float]:
+        n, opt = self.options.n_pairs, self.options
+        # pair i sees only part i, on its own stream (with replacement: a small part still works)
+        reals = [self.draw(part, f"members_{i}") for i, part in enumerate(self.parts)]
+        fakes = [g(self.latent()) for g in self.generators]
+        pairs = list(zip(self.discriminators, reals, fakes, strict=True))
+
+        # each discriminator's weights reach only its own loss: one backward of the sum
+        with spectral_norm_once():
+            loss_d = sum(discriminator_loss(d(real), d(fake.detach())) for d, real, fake in pairs)
+        update([self.optimizers[f"discriminator_{i}"] for i in range(n)], loss_d)
+
+        # D_p learns which generator made each sample
+        generated = torch.cat(fakes)
+        origin = torch.arange(n).repeat_interleave(len(fakes[0]))
+        with spectral_norm_once():
+            loss_dp = F.cross_entropy(self.privacy_discriminator(generated.detach()), origin)
+        update([self.optimizers["privacy_discriminator"]], loss_dp)
+
+        # each generator: its GAN loss, plus fooling D_p; G_i's weights reach only its own terms
+        loss_gan = sum(generator_loss(d(fake)) for d, _, fake in pairs)
+        loss_g = loss_gan
+        if self.privacy_term_on():
+            per_sample = privacy_loss(
+                self.privacy_discriminator(generated), origin, opt.privacy_loss
+            )
+            loss_g = loss_g + opt.privacy_ratio * per_sample.view(n, -1).mean(1).sum()
+        update([self.optimizers[f"generator_{i}"] for i in range(n)], loss_g)
+
+        self.steps_done += 1
+        return {
+            "loss_d": loss_d.item() / n,
+            "loss_g": loss_gan.item() / n,
+            "loss_dp": loss_dp.item(),
+        }
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"steps_done": self.steps_done}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.steps_done = int(state["steps_done"])
+
+    def discriminator_logits(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([d(x) for d in self.discriminators], dim=1)
+
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        choice, z = choose_generator(z, self.options.n_pairs)
+        out = z.new_empty(len(z), *self.shape)
+        for i, g in enumerate(self.generators):
+            rows = (choice == i).nonzero().squeeze(1)
+            if len(rows):
+                out = out.index_put((rows,), g(z[rows]))  # out of place, so gradients reach z
+        return out

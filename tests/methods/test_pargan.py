@@ -1,0 +1,214 @@
+"""PAR-GAN (SPEC §3): k discriminators on k disjoint parts of S, one generator; the parts, the
+isolation of each discriminator, bit-exact resume and sampling from a run."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import ganguard.methods.pargan  # noqa: F401  (registers the method)
+from ganguard.config import config_from_dict
+from ganguard.errors import GanguardError
+from ganguard.methods import RandomStreams
+from ganguard.methods.pargan import PARGAN, split_into_parts
+from ganguard.runs import latest_checkpoint
+from ganguard.train import load_run, train
+
+SHAPE = (1, 8, 8)
+
+
+def method_state(run_dir: Path) -> dict[str, torch.Tensor]:
+    """The method's part of the last checkpoint: networks, optimiser moments, random streams."""
+    weights = load_file(str(latest_checkpoint(run_dir) / "weights.safetensors"))
+    return {k: v for k, v in weights.items() if k.startswith("/method/")}
+
+
+def metrics(run_dir: Path) -> list[dict]:
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(ln).items() if k != "time"} for ln in lines]
+
+
+def pargan_config(tiny: dict, **options) -> dict:  # noqa: ANN003
+    config = copy.deepcopy(tiny)
+    config["method"] = {"name": "pargan", **options}
+    return config
+
+
+def fresh_method(tiny: dict, members: torch.Tensor, **options) -> PARGAN:  # noqa: ANN003
+    config = config_from_dict(pargan_config(tiny, **options))
+    method = PARGAN(config.method, config, SHAPE, RandomStreams(config.seed))
+    method.attach_data(members, torch.empty(0, *SHAPE))
+    return method
+
+
+def random_members(n: int = 64, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, *SHAPE, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+# -- the parts of S ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "k"), [(64, 5), (10, 3), (7, 7), (2, 2)])
+def test_parts_are_a_deterministic_partition_of_near_equal_size(n: int, k: int) -> None:
+    parts = split_into_parts(n, k, seed=3)
+    assert len(parts) == k
+    joined = torch.cat(parts)
+    assert sorted(joined.tolist()) == list(range(n))  # disjoint and covering S
+    sizes = [len(p) for p in parts]
+    assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+    again = split_into_parts(n, k, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(parts, again, strict=True))
+    if n > k:  # a shuffle, not contiguous blocks, and another seed gives other parts
+        other = split_into_parts(n, k, seed=4)
+        assert any(not torch.equal(a, b) for a, b in zip(parts, other, strict=True))
+
+
+def test_a_method_splits_its_members_by_its_seed(tiny_config: dict) -> None:
+    members = random_members()
+    a = fresh_method(tiny_config, members, k=4)
+    assert sorted(torch.cat(a.part_indices).tolist()) == list(range(64))
+    for idx, records in zip(a.part_indices, a.parts, strict=True):
+        assert torch.equal(records, members[idx])
+    b = fresh_method(tiny_config, members, k=4)
+    assert all(torch.equal(x, y) for x, y in zip(a.part_indices, b.part_indices, strict=True))
+    tiny_config["seed"] = 1
+    c = fresh_method(tiny_config, members, k=4)
+    assert any(not torch.equal(x, y) for x, y in zip(a.part_indices, c.part_indices, strict=True))
+
+
+def test_fewer_members_than_parts_is_a_clear_error(tiny_config: dict, tmp_path: Path) -> None:
+    config = pargan_config(tiny_config, k=5)
+    config["data"]["n_members"] = 4
+    with pytest.raises(GanguardError, match="n_members"):
+        train(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_options_are_validated(tiny_config: dict) -> None:
+    assert config_from_dict(pargan_config(tiny_config)).method.k == 5
+    with pytest.raises(GanguardError, match="method.k"):
+        config_from_dict(pargan_config(tiny_config, k=1))
+
+
+# -- each discriminator sees its own part only ------------------------------------------------
+
+
+def test_each_discriminator_draws_only_from_its_part(tiny_config: dict) -> None:
+    members = random_members()
+    method = fresh_method(tiny_config, members, k=3)
+    seen: dict[str, torch.Tensor] = {}
+    draw = method.draw
+
+    def recording_draw(data: torch.Tensor, stream: str, n: int | None = None) -> torch.Tensor:
+        batch = draw(data, stream, n)
+        seen[stream] = batch
+        return batch
+
+    method.draw = recording_draw
+    method.step()
+    assert set(seen) == {"members_0", "members_1", "members_2"}
+    flat = members.flatten(1)
+    for i, idx in enumerate(method.part_indices):
+        # every record of the batch is a record of part i
+        matches = (seen[f"members_{i}"].flatten(1)[:, None] == flat[None]).all(2)
+        rows = matches.float().argmax(1)
+        assert matches.any(1).all()
+        assert set(rows.tolist()) <= set(idx.tolist())
+
+
+def test_a_discriminator_does_not_depend_on_the_other_parts(tiny_config: dict) -> None:
+    members = random_members()
+    a = fresh_method(tiny_config, members, k=2)
+    changed = members.clone()
+    changed[a.part_indices[1]] = random_members(len(a.part_indices[1]), seed=9)
+    b = fresh_method(tiny_config, changed, k=2)
+    a.step()  # the discriminators' update comes before the generator's
+    b.step()
+    d0a, d0b = a.modules["discriminator_0"].state_dict(), b.modules["discriminator_0"].state_dict()
+    assert all(torch.equal(d0a[k], d0b[k]) for k in d0a), "D_0 saw a record of part 1"
+    d1a, d1b = a.modules["discriminator_1"].state_dict(), b.modules["discriminator_1"].state_dict()
+    assert any(not torch.equal(d1a[k], d1b[k]) for k in d1a), "D_1 did not see part 1"
+
+
+# -- training, resume and sampling ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pargan_run(tmp_path_factory: pytest.TempPathFactory):
+    """The tiny config trained 20 steps as a PAR-GAN with k = 5: (run directory, Run)."""
+    from conftest import TINY
+
+    out = tmp_path_factory.mktemp("pargan") / "run"
+    return out, train(pargan_config(TINY), out)
+
+
+def test_a_tiny_run_trains_every_network(pargan_run) -> None:
+    run_dir, run = pargan_run
+    method = run.method
+    names = {"generator", *(f"discriminator_{i}" for i in range(5))}
+    assert set(method.modules) == set(method.optimizers) == names
+    # 64 members in 5 parts: smaller than the batch of 16, drawn with replacement
+    assert [len(p) for p in method.parts] == [13, 13, 13, 13, 12]
+    lines = metrics(run_dir)
+    assert [line["step"] for line in lines] == [5, 10, 15, 20]
+    assert {"loss_d", "loss_g", "auc_wb", "O"} <= set(lines[-1])
+    assert all(np.isfinite(line["loss_d"]) and np.isfinite(line["loss_g"]) for line in lines)
+    init = fresh_method(run.config.model_dump(), random_members(), k=5)
+    for name in names:  # 20 steps moved every network away from its initialisation
+        before, after = init.modules[name].state_dict(), method.modules[name].state_dict()
+        assert any(not torch.equal(before[k], after[k]) for k in before), name
+
+
+def test_discriminators_are_initialised_apart(tiny_config: dict) -> None:
+    method = fresh_method(tiny_config, random_members(), k=3)
+    w = [method.modules[f"discriminator_{i}"].state_dict() for i in range(3)]
+    key = next(k for k in w[0] if k.endswith("weight") or k.endswith("original"))
+    assert not torch.equal(w[0][key], w[1][key]) and not torch.equal(w[1][key], w[2][key])
+
+
+def test_discriminator_logits_have_one_column_per_discriminator(pargan_run) -> None:
+    _, run = pargan_run
+    x = random_members(7)
+    logits = run.method.score(x)
+    assert logits.shape == (7, 5)
+    for i in range(5):  # column i is discriminator i's logit
+        with run.method.evaluating(), torch.no_grad():
+            column = run.method.modules[f"discriminator_{i}"](x)
+        assert torch.equal(logits[:, i], column)
+
+
+def test_resume_is_bit_exact(pargan_run, tiny_config: dict, tmp_path: Path) -> None:
+    run_dir, _ = pargan_run
+    config = pargan_config(tiny_config)
+    config["train"]["steps"] = 10
+    out = tmp_path / "resumed"
+    train(config, out)
+    config["train"]["steps"] = 20
+    resumed = train(config, out, resume=True)
+    assert resumed.step == 20
+    a, b = method_state(run_dir), method_state(out)
+    assert a.keys() == b.keys()
+    assert any(k.startswith("/method/modules/discriminator_4/") for k in a)
+    assert any(k.startswith("/method/streams/members_4") for k in a)
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
+    assert metrics(out) == metrics(run_dir)
+
+
+def test_samples_from_a_run(pargan_run, run_cli, tmp_path: Path) -> None:
+    run_dir, trained = pargan_run
+    run = load_run(run_dir)
+    x = run.method.sample(10, torch.Generator().manual_seed(3))
+    assert x.shape == (10, *SHAPE)
+    assert torch.isfinite(x).all() and x.abs().max() <= 1
+    assert torch.equal(x, trained.method.sample(10, torch.Generator().manual_seed(3)))
+    out = tmp_path / "s.npz"
+    code, _, err = run_cli("sample", run_dir, "--n", 10, "--out", out)
+    assert code == 0, err
+    with np.load(out, allow_pickle=False) as npz:
+        assert npz["x"].shape == (10, *SHAPE)

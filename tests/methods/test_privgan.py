@@ -1,0 +1,308 @@
+"""PrivGAN (SPEC §3): N generator–discriminator pairs on disjoint parts of S and a privacy
+discriminator; the privacy term, the choice of generator per sample, bit-exact resume (across the
+start of the privacy term) and sampling from a run."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+import ganguard.methods.privgan  # noqa: F401  (registers the method)
+from ganguard.config import config_from_dict
+from ganguard.errors import GanguardError
+from ganguard.methods import RandomStreams
+from ganguard.methods.privgan import PrivGAN, choose_generator, privacy_loss
+from ganguard.runs import latest_checkpoint
+from ganguard.train import load_run, train
+
+SHAPE = (1, 8, 8)
+
+
+def method_state(run_dir: Path) -> dict[str, torch.Tensor]:
+    """The method's part of the last checkpoint: networks, optimiser moments, random streams."""
+    weights = load_file(str(latest_checkpoint(run_dir) / "weights.safetensors"))
+    return {k: v for k, v in weights.items() if k.startswith("/method/")}
+
+
+def metrics(run_dir: Path) -> list[dict]:
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(ln).items() if k != "time"} for ln in lines]
+
+
+def privgan_config(tiny: dict, **options) -> dict:  # noqa: ANN003
+    config = copy.deepcopy(tiny)
+    config["method"] = {"name": "privgan", **options}
+    return config
+
+
+def random_members(n: int = 64, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, *SHAPE, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def fresh_method(tiny: dict, members: torch.Tensor, **options) -> PrivGAN:  # noqa: ANN003
+    config = config_from_dict(privgan_config(tiny, **options))
+    method = PrivGAN(config.method, config, SHAPE, RandomStreams(config.seed))
+    method.attach_data(members, torch.empty(0, *SHAPE))
+    return method
+
+
+def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# -- the privacy term -------------------------------------------------------------------------
+
+
+def test_privacy_loss_matches_its_equations() -> None:
+    logits = torch.tensor([[2.0, 0.0], [0.5, -1.0], [0.0, 1.0]], dtype=torch.float64)
+    origin = torch.tensor([0, 1, 0])
+    p = torch.softmax(logits, 1)
+    p_own = p[torch.arange(3), origin]
+    # the paper's equation: ln D_p^i(x), i.e. minus D_p's cross-entropy
+    minimax = privacy_loss(logits, origin, "minimax")
+    assert torch.allclose(minimax, torch.log(p_own), rtol=1e-12)
+    assert torch.allclose(minimax, -F.cross_entropy(logits, origin, reduction="none"))
+    # non-saturating: −ln(1 − D_p^i(x)); worked by hand for the first row, −ln(1 − σ(2))
+    got = privacy_loss(logits, origin, "non_saturating")
+    assert torch.allclose(got, -torch.log(1 - p_own), rtol=1e-12)
+    assert got[0].item() == pytest.approx(2.126928, abs=1e-6)
+    # for N = 2 it is the authors' loss: cross-entropy towards the other generator's label
+    assert torch.allclose(got, F.cross_entropy(logits, 1 - origin, reduction="none"))
+
+
+def test_non_saturating_privacy_loss_for_three_generators_and_extreme_logits() -> None:
+    logits = torch.tensor([[1.0, 2.0, -1.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    origin = torch.tensor([1, 2])
+    p = torch.softmax(logits, 1)
+    want = torch.stack([-torch.log(p[0, 0] + p[0, 2]), -torch.log(p[1, 0] + p[1, 1])])
+    assert torch.allclose(privacy_loss(logits, origin, "non_saturating"), want, rtol=1e-12)
+    assert want[1].item() == pytest.approx(math.log(1.5), rel=1e-12)  # uniform D_p: −ln(2/3)
+    # D_p sure of the right origin (1 − p would round to 0) or of a wrong one: still finite
+    sure = torch.tensor([[100.0, -100.0], [-100.0, 100.0]], requires_grad=True)
+    loss = privacy_loss(sure, torch.tensor([0, 0]), "non_saturating")
+    assert loss[0].item() == pytest.approx(200.0, rel=1e-6) and loss[1].item() < 1e-30
+    loss.sum().backward()
+    assert torch.isfinite(sure.grad).all()
+
+
+# -- which generator makes a sample -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_choose_generator_is_uniform_and_keeps_each_generator_latent_normal(n: int) -> None:
+    z = torch.randn(30_000, 4, generator=torch.Generator().manual_seed(0))
+    choice, z_in = choose_generator(z, n)
+    assert choice.dtype == torch.long and z_in.dtype == z.dtype and z_in.shape == z.shape
+    assert torch.equal(z_in[:, 1:], z[:, 1:])  # only the deciding coordinate is re-drawn
+    for i in range(n):
+        mine = z_in[choice == i, 0].double()
+        assert abs(len(mine) / len(z) - 1 / n) < 0.015
+        assert abs(mine.mean().item()) < 0.05 and abs(mine.std().item() - 1) < 0.05
+        # a normal's quartiles: ±0.674
+        q = torch.quantile(mine, torch.tensor([0.25, 0.75], dtype=torch.float64))
+        assert torch.allclose(q, torch.tensor([-0.674, 0.674], dtype=torch.float64), atol=0.05)
+    # row by row: a prefix of the rows gets the same choices and latents
+    head_choice, head_z = choose_generator(z[:10], n)
+    assert torch.equal(head_choice, choice[:10]) and torch.equal(head_z, z_in[:10])
+
+
+def test_choose_generator_is_finite_at_the_edges() -> None:
+    z = torch.tensor([[-40.0, 1.0], [0.0, 1.0], [40.0, 1.0], [-1e-6, 1.0]])
+    choice, z_in = choose_generator(z, 2)
+    assert choice.tolist() == [0, 1, 1, 0]
+    assert torch.isfinite(z_in).all()
+
+
+@pytest.fixture(scope="module")
+def privgan_run(tmp_path_factory: pytest.TempPathFactory):
+    """The tiny config trained 20 steps as a PrivGAN with N = 2 and the D_p term switching on
+    at step 15: (run directory, Run)."""
+    from conftest import TINY
+
+    out = tmp_path_factory.mktemp("privgan") / "run"
+    return out, train(privgan_config(TINY, privacy_start=15), out)
+
+
+def test_samples_come_from_every_generator_reproducibly(privgan_run) -> None:
+    _, run = privgan_run
+    method = run.method
+    x = method.sample(200, torch.Generator().manual_seed(5))
+    assert torch.equal(x, method.sample(200, torch.Generator().manual_seed(5)))
+    assert not torch.equal(x, method.sample(200, torch.Generator().manual_seed(6)))
+
+    # the latents sample() drew, and each sample made by the generator they choose
+    z = torch.randn(200, method.z_dim, generator=torch.Generator().manual_seed(5))
+    choice, z_in = choose_generator(z, 2)
+    counts = torch.bincount(choice, minlength=2).tolist()
+    assert 70 <= counts[0] <= 130 and sum(counts) == 200, counts
+    with method.evaluating(), torch.no_grad():
+        # a sample depends on its own latent only, not on the chunk it is generated in (up to
+        # the rounding of matrix products of another size)
+        chunked = torch.cat([method.generate(c) for c in z.split(7)])
+        assert torch.allclose(x, chunked, rtol=0, atol=1e-6)
+        for i in range(2):
+            mine = choice == i
+            assert torch.equal(x[mine], method.modules[f"generator_{i}"](z_in[mine]))
+
+
+def test_generate_passes_gradients_to_the_latents(privgan_run) -> None:
+    """A white-box attack (GAN-Leaks) optimises z through `generate`."""
+    _, run = privgan_run
+    z = torch.randn(6, run.method.z_dim, generator=torch.Generator().manual_seed(0))
+    z.requires_grad_(True)
+    with run.method.evaluating():
+        run.method.generate(z).pow(2).sum().backward()
+    assert torch.isfinite(z.grad).all() and (z.grad.abs().sum(1) > 0).all()
+
+
+# -- the parts and the pairs ------------------------------------------------------------------
+
+
+def test_members_are_split_into_disjoint_deterministic_parts(tiny_config: dict) -> None:
+    members = random_members()
+    a = fresh_method(tiny_config, members, n_pairs=3)
+    assert sorted(torch.cat(a.part_indices).tolist()) == list(range(64))
+    assert sorted(len(p) for p in a.parts) == [21, 21, 22]
+    for idx, records in zip(a.part_indices, a.parts, strict=True):
+        assert torch.equal(records, members[idx])
+    b = fresh_method(tiny_config, members, n_pairs=3)
+    assert all(torch.equal(x, y) for x, y in zip(a.part_indices, b.part_indices, strict=True))
+
+
+def test_fewer_members_than_pairs_is_a_clear_error(tiny_config: dict, tmp_path: Path) -> None:
+    config = privgan_config(tiny_config, n_pairs=3)
+    config["data"]["n_members"] = 2
+    with pytest.raises(GanguardError, match="n_members"):
+        train(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_options_and_their_defaults(tiny_config: dict) -> None:
+    opt = config_from_dict(privgan_config(tiny_config)).method
+    assert (opt.n_pairs, opt.privacy_ratio, opt.privacy_start, opt.dp_lr, opt.privacy_loss) == (
+        2, 1.0, 0, None, "non_saturating"
+    )  # fmt: skip
+    for bad in ({"n_pairs": 1}, {"privacy_ratio": -1}, {"privacy_start": -1}, {"dp_lr": 0}):
+        with pytest.raises(GanguardError, match="method."):
+            config_from_dict(privgan_config(tiny_config, **bad))
+    lr = lambda m: m.optimizers["privacy_discriminator"].param_groups[0]["lr"]  # noqa: E731
+    tiny_config["train"]["lr_d"] = 3e-4
+    assert lr(fresh_method(tiny_config, random_members())) == 3e-4  # dp_lr defaults to lr_d
+    assert lr(fresh_method(tiny_config, random_members(), dp_lr=1e-3)) == 1e-3
+
+
+def test_a_pair_does_not_depend_on_the_other_parts(tiny_config: dict) -> None:
+    members = random_members()
+    a = fresh_method(tiny_config, members)
+    changed = members.clone()
+    changed[a.part_indices[1]] = random_members(len(a.part_indices[1]), seed=9)
+    b = fresh_method(tiny_config, changed)
+    a.step()  # one step: D_p has only seen samples of generators not yet trained on any part
+    b.step()
+    for name in ("discriminator_0", "generator_0"):
+        assert same(a.modules[name].state_dict(), b.modules[name].state_dict()), name
+    assert not same(
+        a.modules["discriminator_1"].state_dict(), b.modules["discriminator_1"].state_dict()
+    )
+
+
+def test_each_discriminator_draws_only_from_its_part(tiny_config: dict) -> None:
+    members = random_members()
+    method = fresh_method(tiny_config, members, n_pairs=3)
+    seen: dict[str, torch.Tensor] = {}
+    draw = method.draw
+
+    def recording_draw(data: torch.Tensor, stream: str, n: int | None = None) -> torch.Tensor:
+        seen[stream] = draw(data, stream, n)
+        return seen[stream]
+
+    method.draw = recording_draw
+    method.step()
+    assert set(seen) == {"members_0", "members_1", "members_2"}
+    flat = members.flatten(1)
+    for i, idx in enumerate(method.part_indices):
+        matches = (seen[f"members_{i}"].flatten(1)[:, None] == flat[None]).all(2)
+        assert matches.any(1).all()
+        assert set(matches.float().argmax(1).tolist()) <= set(idx.tolist())
+
+
+# -- training, resume and sampling ------------------------------------------------------------
+
+
+def test_a_tiny_run_trains_every_network(privgan_run) -> None:
+    run_dir, run = privgan_run
+    method = run.method
+    names = {"generator_0", "generator_1", "discriminator_0", "discriminator_1"}
+    names |= {"privacy_discriminator"}
+    assert set(method.modules) == set(method.optimizers) == names
+    assert method.steps_done == 20
+    lines = metrics(run_dir)
+    assert [line["step"] for line in lines] == [5, 10, 15, 20]
+    for line in lines:
+        assert {"loss_d", "loss_g", "loss_dp", "auc_wb"} <= set(line)
+        # D_p's cross-entropy starts near ln 2: it cannot yet tell two fresh generators apart
+        assert 0 < line["loss_dp"] < 2 * math.log(2)
+    assert method.score(random_members(7)).shape == (7, 2)
+
+
+def test_privacy_ratio_zero_leaves_the_term_out(tiny_config: dict, tmp_path: Path) -> None:
+    zero = train(privgan_config(tiny_config, privacy_ratio=0.0), tmp_path / "zero")
+    later = train(privgan_config(tiny_config, privacy_start=10**6), tmp_path / "later")
+    for name, module in zero.method.modules.items():  # generators, pair and privacy D's alike
+        assert same(module.state_dict(), later.method.modules[name].state_dict()), name
+
+
+@pytest.mark.parametrize("form", ["non_saturating", "minimax"])
+def test_the_privacy_term_reaches_the_generators(
+    form: str, tiny_config: dict, tmp_path: Path
+) -> None:
+    """So the comparison above is not vacuous."""
+    off = train(privgan_config(tiny_config, privacy_ratio=0.0), tmp_path / "off")
+    on = train(privgan_config(tiny_config, privacy_loss=form), tmp_path / "on")
+    for name in ("generator_0", "generator_1"):
+        assert not same(off.method.modules[name].state_dict(), on.method.modules[name].state_dict())
+
+
+def test_resume_across_the_privacy_start_is_bit_exact(
+    privgan_run, tiny_config: dict, tmp_path: Path
+) -> None:
+    run_dir, _ = privgan_run
+    config = privgan_config(tiny_config, privacy_start=15)
+    config["train"]["steps"] = 10
+    out = tmp_path / "resumed"
+    train(config, out)
+    config["train"]["steps"] = 20
+    resumed = train(config, out, resume=True)
+    assert resumed.step == 20 and resumed.method.steps_done == 20
+    a, b = method_state(run_dir), method_state(out)
+    assert a.keys() == b.keys()
+    assert any(k.startswith("/method/modules/privacy_discriminator/") for k in a)
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
+    assert metrics(out) == metrics(run_dir)
+    state = json.loads((latest_checkpoint(out) / "state.json").read_text())
+    assert "steps_done" in json.dumps(state["state"])
+
+
+def test_samples_from_a_run(privgan_run, run_cli, tmp_path: Path) -> None:
+    run_dir, trained = privgan_run
+    run = load_run(run_dir)
+    x = run.method.sample(10, torch.Generator().manual_seed(3))
+    assert x.shape == (10, *SHAPE)
+    assert torch.isfinite(x).all() and x.abs().max() <= 1
+    assert torch.equal(x, trained.method.sample(10, torch.Generator().manual_seed(3)))
+    out = tmp_path / "s.npz"
+    code, _, err = run_cli("sample", run_dir, "--n", 10, "--out", out)
+    assert code == 0, err
+    with np.load(out, allow_pickle=False) as npz:
+        assert npz["x"].shape == (10, *SHAPE)
+        assert np.array_equal(
+            npz["x"], run.method.sample(10, torch.Generator().manual_seed(0)).numpy()
+        )
