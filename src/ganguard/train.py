@@ -125,7 +125,8 @@ def _prepare_run_dir(out: Path, config: Config, ds: Dataset, split: Split, resum
             f"--resume: config key {changed[0]} differs from the run in {out}; "
             "only train.steps and the logging/checkpoint intervals may change"
         )
-    write_atomic(out / "config.yaml", dump_config(config))
+    # config.yaml is rewritten only once the resumed training has finished (see train()), so a
+    # resume that a method refuses (e.g. DP-GAN past its budget) leaves the run as it was
 
 
 class Monitor:
@@ -232,6 +233,8 @@ def train(
             save_checkpoint(out, step, state, keep=t.keep_checkpoints)
         bar.update(1)
     bar.close()
+    if resume:
+        write_atomic(out / "config.yaml", dump_config(config))
 
     from ganguard.report import save_sample_grid
 

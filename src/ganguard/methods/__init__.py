@@ -8,7 +8,7 @@ them all here makes the registry complete.
 from __future__ import annotations
 
 from ganguard.errors import GanguardError
-from ganguard.methods import gan, megan, mimgan, pargan, privgan  # noqa: F401  (registers)
+from ganguard.methods import dpgan, gan, megan, mimgan, pargan, privgan  # noqa: F401  (registers)
 from ganguard.methods.base import Method, RandomStreams
 
 METHODS: dict[str, type[Method]] = Method.registry

@@ -105,7 +105,7 @@ class Method:
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def status(self) -> dict[str, float]:
+    def status(self) -> dict[str, float | None]:
         """Method-specific figures for each metrics.jsonl line (e.g. the ε spent so far)."""
         return {}
 
