@@ -4,34 +4,19 @@ isolation of each discriminator, bit-exact resume and sampling from a run."""
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
+from helpers import SHAPE, method_state, metrics, random_members
 
 import ganguard.methods.pargan  # noqa: F401  (registers the method)
 from ganguard.config import config_from_dict
 from ganguard.errors import GanguardError
 from ganguard.methods import RandomStreams
 from ganguard.methods.pargan import PARGAN, split_into_parts
-from ganguard.runs import latest_checkpoint
 from ganguard.train import load_run, train
-
-SHAPE = (1, 8, 8)
-
-
-def method_state(run_dir: Path) -> dict[str, torch.Tensor]:
-    """The method's part of the last checkpoint: networks, optimiser moments, random streams."""
-    weights = load_file(str(latest_checkpoint(run_dir) / "weights.safetensors"))
-    return {k: v for k, v in weights.items() if k.startswith("/method/")}
-
-
-def metrics(run_dir: Path) -> list[dict]:
-    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    return [{k: v for k, v in json.loads(ln).items() if k != "time"} for ln in lines]
 
 
 def pargan_config(tiny: dict, **options) -> dict:  # noqa: ANN003
@@ -47,8 +32,6 @@ def fresh_method(tiny: dict, members: torch.Tensor, **options) -> PARGAN:  # noq
     return method
 
 
-def random_members(n: int = 64, seed: int = 0) -> torch.Tensor:
-    return torch.rand(n, *SHAPE, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
 # -- the parts of S ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
+from helpers import SHAPE, method_state, metrics, random_members
 
 import ganguard.methods.privgan  # noqa: F401  (registers the method)
 from ganguard.config import config_from_dict
@@ -23,19 +23,6 @@ from ganguard.methods.privgan import PrivGAN, choose_generator, privacy_loss
 from ganguard.runs import latest_checkpoint
 from ganguard.train import load_run, train
 
-SHAPE = (1, 8, 8)
-
-
-def method_state(run_dir: Path) -> dict[str, torch.Tensor]:
-    """The method's part of the last checkpoint: networks, optimiser moments, random streams."""
-    weights = load_file(str(latest_checkpoint(run_dir) / "weights.safetensors"))
-    return {k: v for k, v in weights.items() if k.startswith("/method/")}
-
-
-def metrics(run_dir: Path) -> list[dict]:
-    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    return [{k: v for k, v in json.loads(ln).items() if k != "time"} for ln in lines]
-
 
 def privgan_config(tiny: dict, **options) -> dict:  # noqa: ANN003
     config = copy.deepcopy(tiny)
@@ -43,8 +30,6 @@ def privgan_config(tiny: dict, **options) -> dict:  # noqa: ANN003
     return config
 
 
-def random_members(n: int = 64, seed: int = 0) -> torch.Tensor:
-    return torch.rand(n, *SHAPE, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
 def fresh_method(tiny: dict, members: torch.Tensor, **options) -> PrivGAN:  # noqa: ANN003
