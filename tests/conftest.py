@@ -21,6 +21,12 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Feature networks trained by tests go to a temporary cache, not the user's."""
+    os.environ["GANGUARD_CACHE"] = str(tmp_path_factory.mktemp("ganguard-cache"))
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _one_thread() -> None:
     import torch
 

@@ -47,6 +47,8 @@ def test_fast_demo_trains_both_and_prints_one_table(
     assert "overfitting O" in out and "TPR at 1% FPR" in out
     assert all(name in out for name in DEFAULT_ATTACKS)
     assert (tmp_path / "demo" / "megan" / "audit.json").is_file()
+    assert (tmp_path / "demo" / "gan" / "utility.json").is_file()
+    assert (tmp_path / "demo" / "report.html").is_file() and "report:" in out
     assert (tmp_path / "demo" / "gan" / "samples.png").is_file()
     assert (tmp_path / "demo" / "megan" / "checkpoints").is_dir()
 

@@ -8,9 +8,11 @@ The Python API mirrors the command line: `ganguard.train(config, out)` trains a 
 from ganguard.audit import AuditResult, audit
 from ganguard.config import Config, load_config
 from ganguard.errors import GanguardError
+from ganguard.evaluate import UtilityResult, evaluate
 from ganguard.train import Run, load_run, train
 
 __all__ = [
-    "AuditResult", "Config", "GanguardError", "Run", "audit", "load_config", "load_run", "train",
+    "AuditResult", "Config", "GanguardError", "Run", "UtilityResult", "audit", "evaluate",
+    "load_config", "load_run", "train",
 ]  # fmt: skip
 __version__ = "0.1.0"

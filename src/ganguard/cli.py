@@ -69,6 +69,19 @@ def _cmd_audit(args: argparse.Namespace) -> None:
     print(format_audit_table(result))
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    from ganguard.evaluate import evaluate, format_utility_table
+
+    print(format_utility_table(evaluate(args.run_dir, n=args.n, seed=args.seed)))
+
+
+def _cmd_report(args: argparse.Namespace) -> None:
+    from ganguard.report.html import write_report
+
+    out = write_report([Path(r) for r in args.runs], Path(args.out), n_samples=args.samples)
+    print(f"report: {out}  (summary: {out.with_suffix('.md')})")
+
+
 def _cmd_datasets(args: argparse.Namespace) -> None:
     from ganguard.data import dataset_table
 
@@ -121,6 +134,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=20_000, help="generated samples for the attacks")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_audit)
+
+    p = sub.add_parser("evaluate", help="sample quality of a run -> RUN_DIR/utility.json")
+    p.add_argument("run_dir")
+    p.add_argument("--n", type=int, help="generated samples (default min(|H|, 2000))")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("report", help="one self-contained HTML report of one or more runs")
+    p.add_argument("runs", nargs="+", help="run directories")
+    p.add_argument("--out", default="report.html", help="HTML file; a Markdown summary beside it")
+    p.add_argument("--samples", type=int, default=5000,
+                   help="generated samples for the members-at-risk section")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("datasets", help="list the data sets and whether each is available here")
     p.set_defaults(func=_cmd_datasets)

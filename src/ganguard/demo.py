@@ -12,6 +12,8 @@ from pathlib import Path
 from ganguard.attacks import DEFAULT_ATTACKS
 from ganguard.audit import AuditResult, audit
 from ganguard.config import Config, apply_overrides, config_from_dict
+from ganguard.evaluate import evaluate
+from ganguard.report.html import write_report
 from ganguard.train import Run, train
 
 # --fast: a first look, same models, fewer steps and a smaller member set.
@@ -40,7 +42,9 @@ def demo_row(name: str, run: Run) -> Row:
     """Audit a demo run with the default attacks (members vs holdout, all of each)."""
     lines = (run.path / "metrics.jsonl").read_text().splitlines()
     seconds = json.loads(lines[-1])["time"] if lines else float("nan")
-    return Row(name, run.step, seconds, audit(run.path))
+    result = audit(run.path)
+    evaluate(run.path)
+    return Row(name, run.step, seconds, result)
 
 
 def format_table(rows: list[Row]) -> str:
@@ -88,7 +92,7 @@ def run_demo(out: Path = Path("runs/demo"), fast: bool = False) -> list[Row]:
         started = time.perf_counter()
         run = train(config, path, resume=resume, progress=True)
         say(f"[{name}] trained in {time.perf_counter() - started:.0f} s; auditing it with "
-            f"{', '.join(DEFAULT_ATTACKS)}")
+            f"{', '.join(DEFAULT_ATTACKS)}, then measuring sample quality")
         rows.append(demo_row(name, run))
     print()
     print(format_table(rows))
@@ -98,4 +102,7 @@ def run_demo(out: Path = Path("runs/demo"), fast: bool = False) -> list[Row]:
         "Lower is more private. Full results: audit.json, audit_roc.png and audit_scores.png in "
         f"{out}/gan and {out}/megan."
     )
+    say("writing the report")
+    report = write_report([out / row.name.lower() for row in rows], out / "report.html")
+    print(f"\nreport: {report} (summary: {report.with_suffix('.md')})")
     return rows

