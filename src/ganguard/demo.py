@@ -12,7 +12,7 @@ from pathlib import Path
 from ganguard.attacks import DEFAULT_ATTACKS
 from ganguard.audit import AuditResult, audit
 from ganguard.config import Config, apply_overrides, config_from_dict
-from ganguard.evaluate import evaluate
+from ganguard.evaluate import UtilityResult, evaluate
 from ganguard.report.html import write_report
 from ganguard.train import Run, train
 
@@ -36,15 +36,14 @@ class Row:
     steps: int
     train_seconds: float
     audit: AuditResult
+    utility: UtilityResult
 
 
 def demo_row(name: str, run: Run) -> Row:
     """Audit a demo run with the default attacks (members vs holdout, all of each)."""
     lines = (run.path / "metrics.jsonl").read_text().splitlines()
     seconds = json.loads(lines[-1])["time"] if lines else float("nan")
-    result = audit(run.path)
-    evaluate(run.path)
-    return Row(name, run.step, seconds, result)
+    return Row(name, run.step, seconds, audit(run.path), evaluate(run.path))
 
 
 def format_table(rows: list[Row]) -> str:
@@ -62,6 +61,8 @@ def format_table(rows: list[Row]) -> str:
     add("overfitting O of d(x)", [f"{b['O']:.3f}" for b in wb])
     add("  95% interval", [f"{b['ci_low']:.2f}-{b['ci_high']:.2f}" for b in wb])
     add("  O_null (chance level)", [f"{b['O_null']:.3f}" for b in wb])
+    add("FID (lower is better)", [f"{r.utility.generated['fid']:.1f}" for r in rows])
+    add("  floor, real vs real", [f"{r.utility.floor['fid']:.1f}" for r in rows])
     names = list(rows[0].audit.attacks)
     lines.append("AUC (0.5 = chance)")
     for n in names:
