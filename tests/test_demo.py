@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,7 @@ def tiny_demo(monkeypatch: pytest.MonkeyPatch) -> None:
          "data.n_reference=256", "model.g_width=16", "model.d_width=16", "train.progress=false"],
     )  # fmt: skip
     # a lighter audit: fewer generated samples and a shorter attacker GAN
-    light = functools.partial(demo.audit, k=2000, settings={"logan_bb": {"steps": 50}})
-    monkeypatch.setattr(demo, "audit", light)
+    monkeypatch.setattr(demo, "FAST_AUDIT", {"k": 2000, "settings": {"logan_bb": {"steps": 50}}})
 
 
 def test_demo_configs_are_a_megan_and_its_gan_twin() -> None:

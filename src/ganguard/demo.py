@@ -18,6 +18,8 @@ from ganguard.train import Run, train
 
 # --fast: a first look, same models, fewer steps and a smaller member set.
 FAST = ["train.steps=1000", "train.log_every=250", "data.n_members=200", "data.n_holdout=200"]
+# --fast: a lighter audit too (fewer generated samples, a shorter attacker GAN)
+FAST_AUDIT = {"k": 5000, "settings": {"logan_bb": {"steps": 200}}}
 
 
 def demo_configs(fast: bool = False) -> dict[str, Config]:
@@ -39,11 +41,12 @@ class Row:
     utility: UtilityResult
 
 
-def demo_row(name: str, run: Run) -> Row:
+def demo_row(name: str, run: Run, fast: bool = False) -> Row:
     """Audit a demo run with the default attacks (members vs holdout, all of each)."""
     lines = (run.path / "metrics.jsonl").read_text().splitlines()
     seconds = json.loads(lines[-1])["time"] if lines else float("nan")
-    return Row(name, run.step, seconds, audit(run.path), evaluate(run.path))
+    result = audit(run.path, **(FAST_AUDIT if fast else {}))
+    return Row(name, run.step, seconds, result, evaluate(run.path))
 
 
 def format_table(rows: list[Row]) -> str:
@@ -94,7 +97,7 @@ def run_demo(out: Path = Path("runs/demo"), fast: bool = False) -> list[Row]:
         run = train(config, path, resume=resume, progress=True)
         say(f"[{name}] trained in {time.perf_counter() - started:.0f} s; auditing it with "
             f"{', '.join(DEFAULT_ATTACKS)}, then measuring sample quality")
-        rows.append(demo_row(name, run))
+        rows.append(demo_row(name, run, fast))
     print()
     print(format_table(rows))
     print(
@@ -104,6 +107,8 @@ def run_demo(out: Path = Path("runs/demo"), fast: bool = False) -> list[Row]:
         f"{out}/gan and {out}/megan."
     )
     say("writing the report")
-    report = write_report([out / row.name.lower() for row in rows], out / "report.html")
+    report = write_report(
+        [out / row.name.lower() for row in rows], out / "report.html", n_samples=5000
+    )
     print(f"\nreport: {report} (summary: {report.with_suffix('.md')})")
     return rows
