@@ -17,9 +17,9 @@ from ganguard.report.html import write_report
 from ganguard.train import Run, train
 
 # --fast: a first look, same models, fewer steps and a smaller member set.
-FAST = ["train.steps=1000", "train.log_every=250", "data.n_members=200", "data.n_holdout=200"]
+FAST = ["train.steps=800", "train.log_every=200", "data.n_members=200", "data.n_holdout=200"]
 # --fast: a lighter audit too (fewer generated samples, a shorter attacker GAN)
-FAST_AUDIT = {"k": 5000, "settings": {"logan_bb": {"steps": 200}}}
+FAST_AUDIT = {"k": 2000, "settings": {"logan_bb": {"steps": 100}}}
 
 
 def demo_configs(fast: bool = False) -> dict[str, Config]:
@@ -95,8 +95,10 @@ def run_demo(out: Path = Path("runs/demo"), fast: bool = False) -> list[Row]:
         say(f"[{name}] {'continuing' if resume else 'training'} {m.name} ({extra or 'plain'})")
         started = time.perf_counter()
         run = train(config, path, resume=resume, progress=True)
-        say(f"[{name}] trained in {time.perf_counter() - started:.0f} s; auditing it with "
-            f"{', '.join(DEFAULT_ATTACKS)}, then measuring sample quality")
+        say(
+            f"[{name}] trained in {time.perf_counter() - started:.0f} s; auditing it with "
+            f"{', '.join(DEFAULT_ATTACKS)}, then measuring sample quality"
+        )
         rows.append(demo_row(name, run, fast))
     print()
     print(format_table(rows))
@@ -108,7 +110,9 @@ def run_demo(out: Path = Path("runs/demo"), fast: bool = False) -> list[Row]:
     )
     say("writing the report")
     report = write_report(
-        [out / row.name.lower() for row in rows], out / "report.html", n_samples=5000
+        [out / row.name.lower() for row in rows],
+        out / "report.html",
+        n_samples=2000 if fast else 5000,
     )
     print(f"\nreport: {report} (summary: {report.with_suffix('.md')})")
     return rows

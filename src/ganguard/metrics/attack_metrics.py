@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import numpy as np
+from scipy.stats import mannwhitneyu
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from ganguard.errors import GanguardError
@@ -141,7 +142,10 @@ def attack_metrics(
         for b in range(n_boot):
             bm = members[boot_rng.integers(0, n_m, n_m)]
             bn = nonmembers[boot_rng.integers(0, n_n, n_n)]
-            boots[b] = roc_auc_score(y, np.concatenate([bm, bn]))
+            # the AUC is the Mann-Whitney U / (n_m n_n) (ties count ½), which scipy computes
+            # without sklearn's per-call input checks: 200 resamples x 5 attacks took 6 s
+            u = mannwhitneyu(bm, bn, alternative="two-sided", method="asymptotic").statistic
+            boots[b] = u / (n_m * n_n)
         auc_ci = [float(v) for v in np.percentile(boots, [2.5, 97.5])]
 
     # All ROC points for the metrics; the plot gets sklearn's reduced curve below.
