@@ -121,7 +121,7 @@ def _jsonable(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- threat models -----------------------------------------------------------------------------
-def generator_view(method, n_samples: int, seed: int, with_models: bool = True) -> ThreatModel:  # noqa: ANN001
+def generator_view(method, n_samples: int, seed: int) -> ThreatModel:  # noqa: ANN001
     """What an attacker gets from a trained method: samples with their latents, and (white box)
     the generator and discriminator(s). Networks are put in eval mode for the audit."""
     for module in method.modules.values():
@@ -129,8 +129,6 @@ def generator_view(method, n_samples: int, seed: int, with_models: bool = True) 
     z = torch.randn(n_samples, method.z_dim, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         samples = torch.cat([method.generate(c) for c in z.split(2048)]).numpy()
-    if not with_models:
-        return ThreatModel(samples=samples, samples_z=z.numpy(), seed=seed)
     return ThreatModel(
         samples=samples,
         samples_z=z.numpy(),
