@@ -27,3 +27,39 @@ def metrics(run_dir: Path) -> list[dict]:
 
 def random_members(n: int = 64, seed: int = 0) -> torch.Tensor:
     return torch.rand(n, *SHAPE, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def resumed_halfway(config: dict, out: Path):  # noqa: ANN201
+    """Train `config` to half its steps, then `--resume` it to the end (as after a kill)."""
+    from ganguard.train import train
+
+    half = {**config, "train": {**config["train"], "steps": config["train"]["steps"] // 2}}
+    train(half, out)
+    return train(config, out, resume=True)
+
+
+def assert_same_run(run_dir: Path, other: Path) -> dict[str, torch.Tensor]:
+    """Two runs ended with equal method state, bit for bit, and logged the same lines."""
+    a, b = method_state(run_dir), method_state(other)
+    assert a.keys() == b.keys()
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
+    assert metrics(other) == metrics(run_dir)
+    return a
+
+
+def check_sampling(run_dir: Path, trained, run_cli, out: Path) -> None:  # noqa: ANN001
+    """A reopened run samples like the trained one, and `ganguard sample` writes the same."""
+    import numpy as np
+
+    from ganguard.train import load_run
+
+    run = load_run(run_dir)
+    x = run.method.sample(10, torch.Generator().manual_seed(3))
+    assert x.shape == (10, *SHAPE)
+    assert torch.isfinite(x).all() and x.abs().max() <= 1
+    assert torch.equal(x, trained.method.sample(10, torch.Generator().manual_seed(3)))
+    code, _, err = run_cli("sample", run_dir, "--n", 10, "--out", out)
+    assert code == 0, err
+    with np.load(out, allow_pickle=False) as npz:
+        expected = run.method.sample(10, torch.Generator().manual_seed(0)).numpy()
+        assert np.array_equal(npz["x"], expected)

@@ -9,14 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import SHAPE, method_state, metrics, random_members
+from helpers import (
+    SHAPE,
+    assert_same_run,
+    check_sampling,
+    metrics,
+    random_members,
+    resumed_halfway,
+)
 
 import ganguard.methods.pargan  # noqa: F401  (registers the method)
 from ganguard.config import config_from_dict
 from ganguard.errors import GanguardError
 from ganguard.methods import RandomStreams
 from ganguard.methods.pargan import PARGAN, split_into_parts
-from ganguard.train import load_run, train
+from ganguard.train import train
 
 
 def pargan_config(tiny: dict, **options) -> dict:  # noqa: ANN003
@@ -168,30 +175,12 @@ def test_discriminator_logits_have_one_column_per_discriminator(pargan_run) -> N
 
 def test_resume_is_bit_exact(pargan_run, tiny_config: dict, tmp_path: Path) -> None:
     run_dir, _ = pargan_run
-    config = pargan_config(tiny_config)
-    config["train"]["steps"] = 10
-    out = tmp_path / "resumed"
-    train(config, out)
-    config["train"]["steps"] = 20
-    resumed = train(config, out, resume=True)
+    resumed = resumed_halfway(pargan_config(tiny_config), tmp_path / "resumed")
     assert resumed.step == 20
-    a, b = method_state(run_dir), method_state(out)
-    assert a.keys() == b.keys()
+    a = assert_same_run(run_dir, tmp_path / "resumed")
     assert any(k.startswith("/method/modules/discriminator_4/") for k in a)
     assert any(k.startswith("/method/streams/members_4") for k in a)
-    assert [k for k in a if not torch.equal(a[k], b[k])] == []
-    assert metrics(out) == metrics(run_dir)
 
 
 def test_samples_from_a_run(pargan_run, run_cli, tmp_path: Path) -> None:
-    run_dir, trained = pargan_run
-    run = load_run(run_dir)
-    x = run.method.sample(10, torch.Generator().manual_seed(3))
-    assert x.shape == (10, *SHAPE)
-    assert torch.isfinite(x).all() and x.abs().max() <= 1
-    assert torch.equal(x, trained.method.sample(10, torch.Generator().manual_seed(3)))
-    out = tmp_path / "s.npz"
-    code, _, err = run_cli("sample", run_dir, "--n", 10, "--out", out)
-    assert code == 0, err
-    with np.load(out, allow_pickle=False) as npz:
-        assert npz["x"].shape == (10, *SHAPE)
+    check_sampling(*pargan_run, run_cli, tmp_path / "s.npz")

@@ -9,11 +9,17 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import SHAPE, method_state, metrics, random_members
+from helpers import (
+    SHAPE,
+    assert_same_run,
+    check_sampling,
+    metrics,
+    random_members,
+    resumed_halfway,
+)
 
 import ganguard.methods.privgan  # noqa: F401  (registers the method)
 from ganguard.config import config_from_dict
@@ -21,7 +27,7 @@ from ganguard.errors import GanguardError
 from ganguard.methods import RandomStreams
 from ganguard.methods.privgan import PrivGAN, choose_generator, privacy_loss
 from ganguard.runs import latest_checkpoint
-from ganguard.train import load_run, train
+from ganguard.train import train
 
 
 def privgan_config(tiny: dict, **options) -> dict:  # noqa: ANN003
@@ -260,34 +266,14 @@ def test_resume_across_the_privacy_start_is_bit_exact(
     privgan_run, tiny_config: dict, tmp_path: Path
 ) -> None:
     run_dir, _ = privgan_run
-    config = privgan_config(tiny_config, privacy_start=15)
-    config["train"]["steps"] = 10
     out = tmp_path / "resumed"
-    train(config, out)
-    config["train"]["steps"] = 20
-    resumed = train(config, out, resume=True)
+    resumed = resumed_halfway(privgan_config(tiny_config, privacy_start=15), out)
     assert resumed.step == 20 and resumed.method.steps_done == 20
-    a, b = method_state(run_dir), method_state(out)
-    assert a.keys() == b.keys()
+    a = assert_same_run(run_dir, out)
     assert any(k.startswith("/method/modules/privacy_discriminator/") for k in a)
-    assert [k for k in a if not torch.equal(a[k], b[k])] == []
-    assert metrics(out) == metrics(run_dir)
     state = json.loads((latest_checkpoint(out) / "state.json").read_text())
     assert "steps_done" in json.dumps(state["state"])
 
 
 def test_samples_from_a_run(privgan_run, run_cli, tmp_path: Path) -> None:
-    run_dir, trained = privgan_run
-    run = load_run(run_dir)
-    x = run.method.sample(10, torch.Generator().manual_seed(3))
-    assert x.shape == (10, *SHAPE)
-    assert torch.isfinite(x).all() and x.abs().max() <= 1
-    assert torch.equal(x, trained.method.sample(10, torch.Generator().manual_seed(3)))
-    out = tmp_path / "s.npz"
-    code, _, err = run_cli("sample", run_dir, "--n", 10, "--out", out)
-    assert code == 0, err
-    with np.load(out, allow_pickle=False) as npz:
-        assert npz["x"].shape == (10, *SHAPE)
-        assert np.array_equal(
-            npz["x"], run.method.sample(10, torch.Generator().manual_seed(0)).numpy()
-        )
+    check_sampling(*privgan_run, run_cli, tmp_path / "s.npz")
