@@ -63,3 +63,23 @@ def check_sampling(run_dir: Path, trained, run_cli, out: Path) -> None:  # noqa:
     with np.load(out, allow_pickle=False) as npz:
         expected = run.method.sample(10, torch.Generator().manual_seed(0)).numpy()
         assert np.array_equal(npz["x"], expected)
+
+
+def with_method(tiny: dict, name: str, **options) -> dict:  # noqa: ANN003
+    """A copy of a config dict whose method is `name` with `options`."""
+    import copy
+
+    config = copy.deepcopy(tiny)
+    config["method"] = {"name": name, **options}
+    return config
+
+
+def fresh_method(tiny: dict, name: str, members: torch.Tensor, **options):  # noqa: ANN003, ANN201
+    """An untrained method of `tiny`'s networks, given `members` (and no R)."""
+    from ganguard.config import config_from_dict
+    from ganguard.train import build_method
+
+    config = config_from_dict(with_method(tiny, name, **options))
+    method = build_method(config, SHAPE)
+    method.attach_data(members, torch.empty(0, *SHAPE))
+    return method

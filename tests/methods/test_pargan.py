@@ -3,43 +3,26 @@ isolation of each discriminator, bit-exact resume and sampling from a run."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from helpers import (
-    SHAPE,
     assert_same_run,
     check_sampling,
+    fresh_method,
     metrics,
     random_members,
     resumed_halfway,
+    with_method,
 )
 
 import ganguard.methods.pargan  # noqa: F401  (registers the method)
 from ganguard.config import config_from_dict
 from ganguard.errors import GanguardError
-from ganguard.methods import RandomStreams
-from ganguard.methods.pargan import PARGAN, split_into_parts
+from ganguard.methods.pargan import split_into_parts
 from ganguard.train import train
-
-
-def pargan_config(tiny: dict, **options) -> dict:  # noqa: ANN003
-    config = copy.deepcopy(tiny)
-    config["method"] = {"name": "pargan", **options}
-    return config
-
-
-def fresh_method(tiny: dict, members: torch.Tensor, **options) -> PARGAN:  # noqa: ANN003
-    config = config_from_dict(pargan_config(tiny, **options))
-    method = PARGAN(config.method, config, SHAPE, RandomStreams(config.seed))
-    method.attach_data(members, torch.empty(0, *SHAPE))
-    return method
-
-
-
 
 # -- the parts of S ---------------------------------------------------------------------------
 
@@ -61,19 +44,19 @@ def test_parts_are_a_deterministic_partition_of_near_equal_size(n: int, k: int) 
 
 def test_a_method_splits_its_members_by_its_seed(tiny_config: dict) -> None:
     members = random_members()
-    a = fresh_method(tiny_config, members, k=4)
+    a = fresh_method(tiny_config, "pargan", members, k=4)
     assert sorted(torch.cat(a.part_indices).tolist()) == list(range(64))
     for idx, records in zip(a.part_indices, a.parts, strict=True):
         assert torch.equal(records, members[idx])
-    b = fresh_method(tiny_config, members, k=4)
+    b = fresh_method(tiny_config, "pargan", members, k=4)
     assert all(torch.equal(x, y) for x, y in zip(a.part_indices, b.part_indices, strict=True))
     tiny_config["seed"] = 1
-    c = fresh_method(tiny_config, members, k=4)
+    c = fresh_method(tiny_config, "pargan", members, k=4)
     assert any(not torch.equal(x, y) for x, y in zip(a.part_indices, c.part_indices, strict=True))
 
 
 def test_fewer_members_than_parts_is_a_clear_error(tiny_config: dict, tmp_path: Path) -> None:
-    config = pargan_config(tiny_config, k=5)
+    config = with_method(tiny_config, "pargan", k=5)
     config["data"]["n_members"] = 4
     with pytest.raises(GanguardError, match="n_members"):
         train(config, tmp_path / "run")
@@ -81,9 +64,9 @@ def test_fewer_members_than_parts_is_a_clear_error(tiny_config: dict, tmp_path: 
 
 
 def test_options_are_validated(tiny_config: dict) -> None:
-    assert config_from_dict(pargan_config(tiny_config)).method.k == 5
+    assert config_from_dict(with_method(tiny_config, "pargan")).method.k == 5
     with pytest.raises(GanguardError, match="method.k"):
-        config_from_dict(pargan_config(tiny_config, k=1))
+        config_from_dict(with_method(tiny_config, "pargan", k=1))
 
 
 # -- each discriminator sees its own part only ------------------------------------------------
@@ -91,7 +74,7 @@ def test_options_are_validated(tiny_config: dict) -> None:
 
 def test_each_discriminator_draws_only_from_its_part(tiny_config: dict) -> None:
     members = random_members()
-    method = fresh_method(tiny_config, members, k=3)
+    method = fresh_method(tiny_config, "pargan", members, k=3)
     seen: dict[str, torch.Tensor] = {}
     draw = method.draw
 
@@ -114,10 +97,10 @@ def test_each_discriminator_draws_only_from_its_part(tiny_config: dict) -> None:
 
 def test_a_discriminator_does_not_depend_on_the_other_parts(tiny_config: dict) -> None:
     members = random_members()
-    a = fresh_method(tiny_config, members, k=2)
+    a = fresh_method(tiny_config, "pargan", members, k=2)
     changed = members.clone()
     changed[a.part_indices[1]] = random_members(len(a.part_indices[1]), seed=9)
-    b = fresh_method(tiny_config, changed, k=2)
+    b = fresh_method(tiny_config, "pargan", changed, k=2)
     a.step()  # the discriminators' update comes before the generator's
     b.step()
     d0a, d0b = a.modules["discriminator_0"].state_dict(), b.modules["discriminator_0"].state_dict()
@@ -135,7 +118,7 @@ def pargan_run(tmp_path_factory: pytest.TempPathFactory):
     from conftest import TINY
 
     out = tmp_path_factory.mktemp("pargan") / "run"
-    return out, train(pargan_config(TINY), out)
+    return out, train(with_method(TINY, "pargan"), out)
 
 
 def test_a_tiny_run_trains_every_network(pargan_run) -> None:
@@ -149,14 +132,14 @@ def test_a_tiny_run_trains_every_network(pargan_run) -> None:
     assert [line["step"] for line in lines] == [5, 10, 15, 20]
     assert {"loss_d", "loss_g", "auc_wb", "O"} <= set(lines[-1])
     assert all(np.isfinite(line["loss_d"]) and np.isfinite(line["loss_g"]) for line in lines)
-    init = fresh_method(run.config.model_dump(), random_members(), k=5)
+    init = fresh_method(run.config.model_dump(), "pargan", random_members(), k=5)
     for name in names:  # 20 steps moved every network away from its initialisation
         before, after = init.modules[name].state_dict(), method.modules[name].state_dict()
         assert any(not torch.equal(before[k], after[k]) for k in before), name
 
 
 def test_discriminators_are_initialised_apart(tiny_config: dict) -> None:
-    method = fresh_method(tiny_config, random_members(), k=3)
+    method = fresh_method(tiny_config, "pargan", random_members(), k=3)
     w = [method.modules[f"discriminator_{i}"].state_dict() for i in range(3)]
     key = next(k for k in w[0] if k.endswith("weight") or k.endswith("original"))
     assert not torch.equal(w[0][key], w[1][key]) and not torch.equal(w[1][key], w[2][key])
@@ -175,7 +158,7 @@ def test_discriminator_logits_have_one_column_per_discriminator(pargan_run) -> N
 
 def test_resume_is_bit_exact(pargan_run, tiny_config: dict, tmp_path: Path) -> None:
     run_dir, _ = pargan_run
-    resumed = resumed_halfway(pargan_config(tiny_config), tmp_path / "resumed")
+    resumed = resumed_halfway(with_method(tiny_config, "pargan"), tmp_path / "resumed")
     assert resumed.step == 20
     a = assert_same_run(run_dir, tmp_path / "resumed")
     assert any(k.startswith("/method/modules/discriminator_4/") for k in a)

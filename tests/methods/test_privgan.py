@@ -4,7 +4,6 @@ start of the privacy term) and sampling from a run."""
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from pathlib import Path
@@ -13,36 +12,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 from helpers import (
-    SHAPE,
     assert_same_run,
     check_sampling,
+    fresh_method,
     metrics,
     random_members,
     resumed_halfway,
+    with_method,
 )
 
 import ganguard.methods.privgan  # noqa: F401  (registers the method)
 from ganguard.config import config_from_dict
 from ganguard.errors import GanguardError
-from ganguard.methods import RandomStreams
-from ganguard.methods.privgan import PrivGAN, choose_generator, privacy_loss
+from ganguard.methods.privgan import choose_generator, privacy_loss
 from ganguard.runs import latest_checkpoint
 from ganguard.train import train
-
-
-def privgan_config(tiny: dict, **options) -> dict:  # noqa: ANN003
-    config = copy.deepcopy(tiny)
-    config["method"] = {"name": "privgan", **options}
-    return config
-
-
-
-
-def fresh_method(tiny: dict, members: torch.Tensor, **options) -> PrivGAN:  # noqa: ANN003
-    config = config_from_dict(privgan_config(tiny, **options))
-    method = PrivGAN(config.method, config, SHAPE, RandomStreams(config.seed))
-    method.attach_data(members, torch.empty(0, *SHAPE))
-    return method
 
 
 def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
@@ -119,7 +103,7 @@ def privgan_run(tmp_path_factory: pytest.TempPathFactory):
     from conftest import TINY
 
     out = tmp_path_factory.mktemp("privgan") / "run"
-    return out, train(privgan_config(TINY, privacy_start=15), out)
+    return out, train(with_method(TINY, "privgan", privacy_start=15), out)
 
 
 def test_samples_come_from_every_generator_reproducibly(privgan_run) -> None:
@@ -159,17 +143,17 @@ def test_generate_passes_gradients_to_the_latents(privgan_run) -> None:
 
 def test_members_are_split_into_disjoint_deterministic_parts(tiny_config: dict) -> None:
     members = random_members()
-    a = fresh_method(tiny_config, members, n_pairs=3)
+    a = fresh_method(tiny_config, "privgan", members, n_pairs=3)
     assert sorted(torch.cat(a.part_indices).tolist()) == list(range(64))
     assert sorted(len(p) for p in a.parts) == [21, 21, 22]
     for idx, records in zip(a.part_indices, a.parts, strict=True):
         assert torch.equal(records, members[idx])
-    b = fresh_method(tiny_config, members, n_pairs=3)
+    b = fresh_method(tiny_config, "privgan", members, n_pairs=3)
     assert all(torch.equal(x, y) for x, y in zip(a.part_indices, b.part_indices, strict=True))
 
 
 def test_fewer_members_than_pairs_is_a_clear_error(tiny_config: dict, tmp_path: Path) -> None:
-    config = privgan_config(tiny_config, n_pairs=3)
+    config = with_method(tiny_config, "privgan", n_pairs=3)
     config["data"]["n_members"] = 2
     with pytest.raises(GanguardError, match="n_members"):
         train(config, tmp_path / "run")
@@ -177,25 +161,25 @@ def test_fewer_members_than_pairs_is_a_clear_error(tiny_config: dict, tmp_path: 
 
 
 def test_options_and_their_defaults(tiny_config: dict) -> None:
-    opt = config_from_dict(privgan_config(tiny_config)).method
+    opt = config_from_dict(with_method(tiny_config, "privgan")).method
     assert (opt.n_pairs, opt.privacy_ratio, opt.privacy_start, opt.dp_lr, opt.privacy_loss) == (
         2, 1.0, 0, None, "non_saturating"
     )  # fmt: skip
     for bad in ({"n_pairs": 1}, {"privacy_ratio": -1}, {"privacy_start": -1}, {"dp_lr": 0}):
         with pytest.raises(GanguardError, match="method."):
-            config_from_dict(privgan_config(tiny_config, **bad))
+            config_from_dict(with_method(tiny_config, "privgan", **bad))
     lr = lambda m: m.optimizers["privacy_discriminator"].param_groups[0]["lr"]  # noqa: E731
     tiny_config["train"]["lr_d"] = 3e-4
-    assert lr(fresh_method(tiny_config, random_members())) == 3e-4  # dp_lr defaults to lr_d
-    assert lr(fresh_method(tiny_config, random_members(), dp_lr=1e-3)) == 1e-3
+    assert lr(fresh_method(tiny_config, "privgan", random_members())) == 3e-4  # the default
+    assert lr(fresh_method(tiny_config, "privgan", random_members(), dp_lr=1e-3)) == 1e-3
 
 
 def test_a_pair_does_not_depend_on_the_other_parts(tiny_config: dict) -> None:
     members = random_members()
-    a = fresh_method(tiny_config, members)
+    a = fresh_method(tiny_config, "privgan", members)
     changed = members.clone()
     changed[a.part_indices[1]] = random_members(len(a.part_indices[1]), seed=9)
-    b = fresh_method(tiny_config, changed)
+    b = fresh_method(tiny_config, "privgan", changed)
     a.step()  # one step: D_p has only seen samples of generators not yet trained on any part
     b.step()
     for name in ("discriminator_0", "generator_0"):
@@ -207,7 +191,7 @@ def test_a_pair_does_not_depend_on_the_other_parts(tiny_config: dict) -> None:
 
 def test_each_discriminator_draws_only_from_its_part(tiny_config: dict) -> None:
     members = random_members()
-    method = fresh_method(tiny_config, members, n_pairs=3)
+    method = fresh_method(tiny_config, "privgan", members, n_pairs=3)
     seen: dict[str, torch.Tensor] = {}
     draw = method.draw
 
@@ -245,8 +229,8 @@ def test_a_tiny_run_trains_every_network(privgan_run) -> None:
 
 
 def test_privacy_ratio_zero_leaves_the_term_out(tiny_config: dict, tmp_path: Path) -> None:
-    zero = train(privgan_config(tiny_config, privacy_ratio=0.0), tmp_path / "zero")
-    later = train(privgan_config(tiny_config, privacy_start=10**6), tmp_path / "later")
+    zero = train(with_method(tiny_config, "privgan", privacy_ratio=0.0), tmp_path / "zero")
+    later = train(with_method(tiny_config, "privgan", privacy_start=10**6), tmp_path / "later")
     for name, module in zero.method.modules.items():  # generators, pair and privacy D's alike
         assert same(module.state_dict(), later.method.modules[name].state_dict()), name
 
@@ -256,8 +240,8 @@ def test_the_privacy_term_reaches_the_generators(
     form: str, tiny_config: dict, tmp_path: Path
 ) -> None:
     """So the comparison above is not vacuous."""
-    off = train(privgan_config(tiny_config, privacy_ratio=0.0), tmp_path / "off")
-    on = train(privgan_config(tiny_config, privacy_loss=form), tmp_path / "on")
+    off = train(with_method(tiny_config, "privgan", privacy_ratio=0.0), tmp_path / "off")
+    on = train(with_method(tiny_config, "privgan", privacy_loss=form), tmp_path / "on")
     for name in ("generator_0", "generator_1"):
         assert not same(off.method.modules[name].state_dict(), on.method.modules[name].state_dict())
 
@@ -267,7 +251,7 @@ def test_resume_across_the_privacy_start_is_bit_exact(
 ) -> None:
     run_dir, _ = privgan_run
     out = tmp_path / "resumed"
-    resumed = resumed_halfway(privgan_config(tiny_config, privacy_start=15), out)
+    resumed = resumed_halfway(with_method(tiny_config, "privgan", privacy_start=15), out)
     assert resumed.step == 20 and resumed.method.steps_done == 20
     a = assert_same_run(run_dir, out)
     assert any(k.startswith("/method/modules/privacy_discriminator/") for k in a)
