@@ -25,7 +25,7 @@ def test_evaluate_writes_utility_json(gan_run_copy, cache):
     assert saved == json.loads(json.dumps(result.to_dict()))
     for key in ("run_dir", "method", "dataset", "step", "seed", "n_generated", "n_holdout",
                 "n_floor", "floor_source", "feature_net", "generated", "floor", "inception_note",
-                "seconds", "created"):  # fmt: skip
+                "classification", "seconds", "created"):  # fmt: skip
         assert key in saved, key
     assert set(saved["generated"]) == set(saved["floor"]) == set(METRICS)
     # the tiny config: 64 holdout records, 128 reference, 64 test
@@ -38,6 +38,7 @@ def test_evaluate_writes_utility_json(gan_run_copy, cache):
     assert saved["floor"]["fid"] < saved["generated"]["fid"]
     assert saved["floor"]["precision"] > saved["generated"]["precision"]
     assert saved["generated"]["inception_fid"] is None
+    assert saved["classification"] is None  # train-on-synthetic needs a conditional run
 
     table = format_utility_table(result)
     assert "generated vs H" in table and "floor" in table
@@ -72,3 +73,57 @@ def test_bad_inputs_are_clear_errors(gan_run_copy, tmp_path, cache):
     with pytest.raises(GanguardError, match="--n"):
         evaluate(gan_run_copy, n=1)
     assert not (gan_run_copy / "utility.json").exists()
+
+
+class _LabelledRecords:
+    """A stand-in conditional generator whose 'samples' are given records with given labels."""
+
+    def __init__(self, x, y):
+        self.x, self.y, self.n_classes = x, y, 10
+
+    def sample_labelled(self, n, generator):
+        import torch
+
+        pick = torch.randperm(len(self.x), generator=generator)[:n].numpy()
+        return torch.from_numpy(self.x[pick]), torch.from_numpy(self.y[pick])
+
+
+def test_train_on_synthetic_matches_train_on_real_for_real_records(cache):
+    import numpy as np
+
+    from ganguard.data import load_dataset
+    from ganguard.data.split import make_split
+    from ganguard.evaluate import synthetic_vs_real_accuracy
+    from ganguard.metrics.feature_net import feature_network
+
+    ds = load_dataset("digits")
+    split = make_split(ds, 300, 100, 600, 400, 0)
+    net = feature_network(ds, split.test)
+    fresh = _LabelledRecords(ds.x[split.reference], ds.y[split.reference])
+    got = synthetic_vs_real_accuracy(fresh, ds, split.members, net, seed=0)
+    assert got["n_train"] == 300 and got["n_test"] == len(net.eval_index) == 80
+    # fresh real records with their true labels teach as much as the members do
+    assert got["train_on_real"] > 0.85
+    assert abs(got["train_on_synthetic"] - got["train_on_real"]) < 0.08
+    # the right images with the wrong labels teach nothing: chance is 0.1
+    shuffled = np.random.default_rng(0).permutation(ds.y[split.reference])
+    wrong = synthetic_vs_real_accuracy(
+        _LabelledRecords(ds.x[split.reference], shuffled), ds, split.members, net, seed=0
+    )
+    assert wrong["train_on_synthetic"] < 0.3
+    assert wrong["train_on_real"] == got["train_on_real"]
+
+
+def test_evaluate_a_conditional_run_reports_train_on_synthetic(tiny_config, tmp_path, cache):
+    from ganguard.train import train
+
+    tiny_config["model"]["conditional"] = True
+    tiny_config["data"]["n_test"] = 200
+    train(tiny_config, tmp_path / "run")
+    result = evaluate(tmp_path / "run", kid_subsets=2)
+    c = result.classification
+    assert set(c) == {"train_on_synthetic", "train_on_real", "n_train", "n_test"}
+    assert 0 <= c["train_on_synthetic"] <= 1 and c["train_on_real"] > 0.5
+    assert "synthetic" in format_utility_table(result)
+    saved = json.loads((tmp_path / "run" / "utility.json").read_text())
+    assert saved["classification"] == c

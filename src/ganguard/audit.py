@@ -123,17 +123,21 @@ def _jsonable(settings: dict[str, Any]) -> dict[str, Any]:
 # -- threat models -----------------------------------------------------------------------------
 def generator_view(method, n_samples: int, seed: int) -> ThreatModel:  # noqa: ANN001
     """What an attacker gets from a trained method: samples with their latents, and (white box)
-    the generator and discriminator(s). Networks are put in eval mode for the audit."""
+    the generator and discriminator(s). Networks are put in eval mode for the audit.
+
+    For a conditional run the generator is G as a function of z alone (`Method.from_latent`: the
+    class is read from z) and the discriminator scores each candidate with its most member-like
+    class (`Method.score` without labels): the attacker is not told the candidates' labels."""
     for module in method.modules.values():
         module.eval()
     z = torch.randn(n_samples, method.z_dim, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
-        samples = torch.cat([method.generate(c) for c in z.split(2048)]).numpy()
+        samples = torch.cat([method.from_latent(c) for c in z.split(2048)]).numpy()
     return ThreatModel(
         samples=samples,
         samples_z=z.numpy(),
         discriminator=lambda x: method.score(torch.from_numpy(np.ascontiguousarray(x))).numpy(),
-        generator=Generator(fn=method.generate, z_dim=method.z_dim),
+        generator=Generator(fn=method.from_latent, z_dim=method.z_dim),
         seed=seed,
     )
 
@@ -156,7 +160,10 @@ def reference_method(run, reference: np.ndarray, progress: bool = False):  # noq
     from ganguard.runs import latest_checkpoint, load_checkpoint, save_checkpoint
     from ganguard.train import build_method, load_method_state, method_state
 
-    config = config_from_dict({**run.config.to_dict(), "method": {"name": "gan"}})
+    raw = run.config.to_dict()
+    # unconditional: it is trained on R's records alone, and only its samples and d(x) are read
+    raw["model"] = {**raw["model"], "conditional": False}
+    config = config_from_dict({**raw, "method": {"name": "gan"}})
     shape = tuple(reference.shape[1:])
     method = build_method(config, shape)
     cache = run.path / REFERENCE_MODEL_DIR
@@ -278,9 +285,11 @@ def _audit_run(run_dir, attacks, n_per_class, k, seed, out, settings, progress):
             ref = reference_method(run, threat.reference, progress)
             threat.reference_model = generator_view(ref, k, seed + 1)
     settings = _with_k(settings, k)
-    # the black-box attacker GAN gets the target's networks: the architecture is not a secret
+    # the black-box attacker GAN gets the target's networks: the architecture is not a secret;
+    # it is unconditional, as the samples it learns from come without labels
+    model = {**run.config.model.model_dump(), "conditional": False}
     settings.setdefault("logan_bb", {}).setdefault(
-        "config_overrides", {"model": run.config.model.model_dump(), "seed": seed}
+        "config_overrides", {"model": model, "seed": seed}
     )
     result, scores = run_attacks(threat, members, nonmembers, attacks, settings, str(run_dir))
     return result, scores, Path(out) if out is not None else run.path / "audit.json"

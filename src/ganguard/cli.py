@@ -36,11 +36,15 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     if args.n < 1:
         raise GanguardError("--n must be at least 1")
     run = load_run(args.run_dir)
-    x = run.method.sample(args.n, torch.Generator().manual_seed(args.seed)).numpy()
+    x, y = run.method.sample_labelled(
+        args.n, torch.Generator().manual_seed(args.seed), label=args.label
+    )
+    arrays = {"x": x.numpy()} if y is None else {"x": x.numpy(), "y": y.numpy()}
     buf = io.BytesIO()
-    np.savez_compressed(buf, x=x)
+    np.savez_compressed(buf, **arrays)
     write_atomic(Path(args.out), buf.getvalue())
-    print(f"wrote {args.n} samples of shape {tuple(x.shape[1:])} to {args.out}")
+    of_class = "" if args.label is None else f" of class {args.label}"
+    print(f"wrote {args.n} samples{of_class} of shape {tuple(x.shape[1:])} to {args.out}")
 
 
 def _cmd_audit(args: argparse.Namespace) -> None:
@@ -115,8 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="draw samples from a trained run into an .npz file")
     p.add_argument("run_dir")
     p.add_argument("--n", type=int, required=True)
-    p.add_argument("--out", required=True, help="output .npz (array x)")
+    p.add_argument("--out", required=True,
+                   help="output .npz (array x; conditional runs also y, the classes)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--label", type=int, help="conditional runs: every sample of this class")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("audit", help="membership inference audit of a run, or of any samples")

@@ -38,6 +38,9 @@ class ModelConfig(Strict):
     depth: int = Field(2, ge=1)  # dcgan: up/down-sampling stages; mlp: hidden layers
     d_norm: Literal["none", "group"] = "none"  # never BatchNorm in D: DP-SGD needs per-sample ops
     spectral_norm: bool = True
+    # class-conditional: label embedding in G, projection discriminator (needs labelled data)
+    conditional: bool = False
+    label_embed_dim: int = Field(16, ge=1)  # size of G's label embedding
 
 
 class TrainConfig(Strict):

@@ -20,7 +20,13 @@ import numpy as np
 import torch
 
 from ganguard.errors import GanguardError
-from ganguard.metrics.feature_net import FeatureNetSettings, feature_network
+from ganguard.metrics.feature_net import (
+    FeatureNetSettings,
+    FeatureNetwork,
+    classifier_accuracy,
+    feature_network,
+    train_classifier,
+)
 from ganguard.metrics.utility import utility
 from ganguard.runs import write_atomic
 
@@ -44,6 +50,8 @@ class UtilityResult:
     generated: dict[str, float | None]  # generated vs H: fid, kid, kid_std, precision, ...
     floor: dict[str, float | None]  # real vs H, the same keys
     inception_note: str
+    # conditional runs: train-on-synthetic / train-on-real accuracy on T (None otherwise)
+    classification: dict[str, Any] | None
     seconds: float
     created: str  # UTC, ISO 8601
 
@@ -81,6 +89,11 @@ def evaluate(
 
     net = feature_network(ds, split.test, feature_settings)
     generated = run.method.sample(n, torch.Generator().manual_seed(seed)).numpy()
+    classification = None
+    if run.method.conditional:
+        classification = synthetic_vs_real_accuracy(
+            run.method, ds, split.members, net, seed, feature_settings
+        )
     if not np.isfinite(generated).all():
         raise GanguardError(f"{run_dir}: the generator produced NaN or infinite samples")
     if len(split.reference):
@@ -115,12 +128,38 @@ def evaluate(
         generated=figures["generated"],
         floor=figures["floor"],
         inception_note=figures["inception_note"],
+        classification=classification,
         seconds=round(time.perf_counter() - started, 3),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     out = Path(out) if out is not None else run.path / UTILITY_FILE
     write_atomic(out, json.dumps(result.to_dict(), indent=2) + "\n")
     return result
+
+
+def synthetic_vs_real_accuracy(
+    method,  # noqa: ANN001 - a trained conditional Method
+    ds,  # noqa: ANN001 - its Dataset
+    members: np.ndarray,
+    net: FeatureNetwork,
+    seed: int,
+    settings: FeatureNetSettings | None = None,
+) -> dict[str, Any]:
+    """Train-on-synthetic / test-on-real (TSTR): a classifier of the feature network's kind
+    trained on |S| labelled samples of the conditional generator, and the same classifier trained
+    on S itself (train-on-real), both tested on the records of T the feature network held out."""
+    settings = settings or FeatureNetSettings()
+    x_syn, y_syn = method.sample_labelled(len(members), torch.Generator().manual_seed(seed + 1))
+    test_x, test_y = ds.x[net.eval_index], ds.y[net.eval_index]
+    n_classes = method.n_classes
+    on_synthetic = train_classifier(x_syn.numpy(), y_syn.numpy(), ds.shape, n_classes, settings)
+    on_real = train_classifier(ds.x[members], ds.y[members], ds.shape, n_classes, settings)
+    return {
+        "train_on_synthetic": classifier_accuracy(on_synthetic, test_x, test_y),
+        "train_on_real": classifier_accuracy(on_real, test_x, test_y),
+        "n_train": len(members),
+        "n_test": len(net.eval_index),
+    }
 
 
 def format_utility_table(result: UtilityResult) -> str:
@@ -140,4 +179,11 @@ def format_utility_table(result: UtilityResult) -> str:
         f"{result.n_generated} generated, {result.n_holdout} holdout, {result.n_floor} floor "
         f"records; {result.inception_note}"
     )
+    c = result.classification
+    if c is not None:
+        lines.append(
+            f"classifier accuracy on {c['n_test']} records of T: trained on {c['n_train']} "
+            f"synthetic {c['train_on_synthetic']:.3f}, on the {c['n_train']} members "
+            f"{c['train_on_real']:.3f}"
+        )
     return "\n".join(lines)

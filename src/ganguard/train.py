@@ -58,9 +58,22 @@ def load_data(config: Config) -> tuple[Dataset, Split]:
     return ds, split
 
 
-def build_method(config: Config, shape: tuple[int, ...]) -> Method:
+def build_method(config: Config, shape: tuple[int, ...], n_classes: int = 0) -> Method:
     cls = method_class(config.method.name)
-    return cls(config.method, config, shape, RandomStreams(config.seed))
+    return cls(config.method, config, shape, RandomStreams(config.seed), n_classes=n_classes)
+
+
+def class_count(ds: Dataset) -> int:
+    """Classes of a labelled data set (labels 0..K-1); 0 when it has no labels."""
+    return 0 if ds.y is None else int(ds.y.max()) + 1
+
+
+def attach_split(method: Method, ds: Dataset, split: Split) -> None:
+    """Give a method S and R (with their labels when the run is conditional)."""
+    parts = [split.members, split.reference]
+    records = [torch.from_numpy(ds.x[idx]) for idx in parts]
+    labels = [None if ds.y is None else torch.from_numpy(ds.y[idx]).long() for idx in parts]
+    method.attach_data(*records, *labels)
 
 
 def method_state(method: Method) -> dict[str, Any]:
@@ -132,17 +145,21 @@ def _prepare_run_dir(out: Path, config: Config, ds: Dataset, split: Split, resum
 class Monitor:
     """Scores fixed subsets of S and H with the discriminator: mean D(x), O, O_null, AUC."""
 
-    def __init__(self, ds: Dataset, split: Split, n: int, seed: int):
+    def __init__(self, ds: Dataset, split: Split, n: int, seed: int, labelled: bool):
         rng = np.random.default_rng(seed)  # fixed subsets, independent of training randomness
         pick = lambda idx: np.sort(rng.permutation(idx)[: min(n, len(idx))])  # noqa: E731
-        self.members = torch.from_numpy(ds.x[pick(split.members)])
-        self.holdout = torch.from_numpy(ds.x[pick(split.holdout)])
+        members, holdout = pick(split.members), pick(split.holdout)
+        self.members = torch.from_numpy(ds.x[members])
+        self.holdout = torch.from_numpy(ds.x[holdout])
+        # a conditional run's d(x, y) is scored with each record's own label
+        as_labels = lambda idx: torch.from_numpy(ds.y[idx]).long() if labelled else None  # noqa: E731
+        self.member_labels, self.holdout_labels = as_labels(members), as_labels(holdout)
 
     def __call__(self, method: Method) -> dict[str, float]:
         if len(self.holdout) < 2:
             return {}
-        s_mem = method.score(self.members)
-        s_hold = method.score(self.holdout)
+        s_mem = method.score(self.members, self.member_labels)
+        s_hold = method.score(self.holdout, self.holdout_labels)
         if s_mem.ndim == 2:  # several discriminators: the white-box attacker takes the max
             s_mem, s_hold = s_mem.max(1).values, s_hold.max(1).values
         s_mem, s_hold = s_mem.numpy(), s_hold.numpy()
@@ -182,10 +199,8 @@ def train(
     config = config if isinstance(config, Config) else config_from_dict(config)
     out = Path(out)
     ds, split = load_data(config)
-    method = build_method(config, ds.shape)
-    method.attach_data(
-        torch.from_numpy(ds.x[split.members]), torch.from_numpy(ds.x[split.reference])
-    )
+    method = build_method(config, ds.shape, class_count(ds))
+    attach_split(method, ds, split)
     _prepare_run_dir(out, config, ds, split, resume)
     t = config.train
 
@@ -202,7 +217,7 @@ def train(
     elif metrics_path.exists():
         metrics_path.unlink()
 
-    monitor = Monitor(ds, split, t.n_log, config.data.seed)
+    monitor = Monitor(ds, split, t.n_log, config.data.seed, method.conditional)
     show = t.progress if progress is None else progress
     bar = tqdm(total=t.steps, initial=step, disable=not show, desc=config.method.name, leave=False)
     sums: dict[str, float] = {}
@@ -227,6 +242,7 @@ def train(
         if step % t.checkpoint_every == 0 or step == t.steps:
             state = {
                 "shape": list(ds.shape),
+                "n_classes": method.n_classes,
                 "method": method_state(method),
                 "global_rng": global_rng_state(),
             }
@@ -260,6 +276,6 @@ def load_run(run_dir: str | Path) -> Run:
     shape = tuple(state["shape"]) if "shape" in state else None
     if shape is None:
         raise GanguardError(f"checkpoint {checkpoint} does not record the data shape")
-    method = build_method(config, shape)
+    method = build_method(config, shape, int(state.get("n_classes", 0)))
     load_method_state(method, state["method"], weights_only=True)
     return Run(run_dir, config, split, method, step)

@@ -188,10 +188,10 @@ def test_the_generator_step_records_no_per_sample_gradients(tiny_config: dict) -
     real_sizes: list[int] = []
     draw = method.poisson_batch
 
-    def counting_draw() -> torch.Tensor:
-        batch = draw()
+    def counting_draw() -> tuple[torch.Tensor, None]:
+        batch, labels = draw()
         real_sizes.append(len(batch))
-        return batch
+        return batch, labels
 
     method.poisson_batch = counting_draw
     for _ in range(3):
@@ -201,11 +201,11 @@ def test_the_generator_step_records_no_per_sample_gradients(tiny_config: dict) -
 
 def test_poisson_batches_vary_in_size_and_may_be_empty(tiny_config: dict) -> None:
     method = method_for(dp_config(tiny_config))
-    sizes = [len(method.poisson_batch()) for _ in range(400)]
+    sizes = [len(method.poisson_batch()[0]) for _ in range(400)]
     assert len(set(sizes)) > 5
     assert sum(sizes) / len(sizes) == pytest.approx(BATCH, rel=0.1)
 
-    method.poisson_batch = lambda: method.members[:0]
+    method.poisson_batch = lambda: (method.members[:0], None)
     d_before = [p.detach().clone() for p in method.discriminator.parameters()]
     logs = method.step()
     assert all(math.isfinite(v) for v in logs.values()), logs

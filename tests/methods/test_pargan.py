@@ -76,14 +76,14 @@ def test_each_discriminator_draws_only_from_its_part(tiny_config: dict) -> None:
     members = random_members()
     method = fresh_method(tiny_config, "pargan", members, k=3)
     seen: dict[str, torch.Tensor] = {}
-    draw = method.draw
+    draw = method.draw_labelled
 
-    def recording_draw(data: torch.Tensor, stream: str, n: int | None = None) -> torch.Tensor:
-        batch = draw(data, stream, n)
-        seen[stream] = batch
+    def recording_draw(data, labels, stream, n=None):  # noqa: ANN001, ANN202
+        batch = draw(data, labels, stream, n)
+        seen[stream] = batch[0]
         return batch
 
-    method.draw = recording_draw
+    method.draw_labelled = recording_draw
     method.step()
     assert set(seen) == {"members_0", "members_1", "members_2"}
     flat = members.flatten(1)

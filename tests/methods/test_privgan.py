@@ -24,7 +24,8 @@ from helpers import (
 import ganguard.methods.privgan  # noqa: F401  (registers the method)
 from ganguard.config import config_from_dict
 from ganguard.errors import GanguardError
-from ganguard.methods.privgan import choose_generator, privacy_loss
+from ganguard.methods.base import split_latent
+from ganguard.methods.privgan import privacy_loss
 from ganguard.runs import latest_checkpoint
 from ganguard.train import train
 
@@ -68,34 +69,6 @@ def test_non_saturating_privacy_loss_for_three_generators_and_extreme_logits() -
     assert torch.isfinite(sure.grad).all()
 
 
-# -- which generator makes a sample -----------------------------------------------------------
-
-
-@pytest.mark.parametrize("n", [2, 3])
-def test_choose_generator_is_uniform_and_keeps_each_generator_latent_normal(n: int) -> None:
-    z = torch.randn(30_000, 4, generator=torch.Generator().manual_seed(0))
-    choice, z_in = choose_generator(z, n)
-    assert choice.dtype == torch.long and z_in.dtype == z.dtype and z_in.shape == z.shape
-    assert torch.equal(z_in[:, 1:], z[:, 1:])  # only the deciding coordinate is re-drawn
-    for i in range(n):
-        mine = z_in[choice == i, 0].double()
-        assert abs(len(mine) / len(z) - 1 / n) < 0.015
-        assert abs(mine.mean().item()) < 0.05 and abs(mine.std().item() - 1) < 0.05
-        # a normal's quartiles: ±0.674
-        q = torch.quantile(mine, torch.tensor([0.25, 0.75], dtype=torch.float64))
-        assert torch.allclose(q, torch.tensor([-0.674, 0.674], dtype=torch.float64), atol=0.05)
-    # row by row: a prefix of the rows gets the same choices and latents
-    head_choice, head_z = choose_generator(z[:10], n)
-    assert torch.equal(head_choice, choice[:10]) and torch.equal(head_z, z_in[:10])
-
-
-def test_choose_generator_is_finite_at_the_edges() -> None:
-    z = torch.tensor([[-40.0, 1.0], [0.0, 1.0], [40.0, 1.0], [-1e-6, 1.0]])
-    choice, z_in = choose_generator(z, 2)
-    assert choice.tolist() == [0, 1, 1, 0]
-    assert torch.isfinite(z_in).all()
-
-
 @pytest.fixture(scope="module")
 def privgan_run(tmp_path_factory: pytest.TempPathFactory):
     """The tiny config trained 20 steps as a PrivGAN with N = 2 and the D_p term switching on
@@ -115,7 +88,7 @@ def test_samples_come_from_every_generator_reproducibly(privgan_run) -> None:
 
     # the latents sample() drew, and each sample made by the generator they choose
     z = torch.randn(200, method.z_dim, generator=torch.Generator().manual_seed(5))
-    choice, z_in = choose_generator(z, 2)
+    choice, z_in = split_latent(z, 2, column=0)
     counts = torch.bincount(choice, minlength=2).tolist()
     assert 70 <= counts[0] <= 130 and sum(counts) == 200, counts
     with method.evaluating(), torch.no_grad():
@@ -193,13 +166,14 @@ def test_each_discriminator_draws_only_from_its_part(tiny_config: dict) -> None:
     members = random_members()
     method = fresh_method(tiny_config, "privgan", members, n_pairs=3)
     seen: dict[str, torch.Tensor] = {}
-    draw = method.draw
+    draw = method.draw_labelled
 
-    def recording_draw(data: torch.Tensor, stream: str, n: int | None = None) -> torch.Tensor:
-        seen[stream] = draw(data, stream, n)
-        return seen[stream]
+    def recording_draw(data, labels, stream, n=None):  # noqa: ANN001, ANN202
+        batch = draw(data, labels, stream, n)
+        seen[stream] = batch[0]
+        return batch
 
-    method.draw = recording_draw
+    method.draw_labelled = recording_draw
     method.step()
     assert set(seen) == {"members_0", "members_1", "members_2"}
     flat = members.flatten(1)

@@ -90,7 +90,9 @@ def test_report_of_several_runs_has_privacy_utility_plot(audited_run: Path, tmp_
         "feature_net": {"test_accuracy": 0.9},
         "generated": {"fid": 30.0, "precision": 0.6, "inception_fid": None},
         "floor": {**floor, "precision": 0.9, "inception_fid": None},
-    }
+        "classification": {"train_on_synthetic": 0.71, "train_on_real": 0.88, "n_train": 64,
+                           "n_test": 40},
+    }  # fmt: skip
     for name, utility in [
         ("a", {"fid": 12.5, "kid": 0.02, "feature_net": "cnn", "floor": floor}),
         ("b", evaluate_layout),
@@ -109,6 +111,8 @@ def test_report_of_several_runs_has_privacy_utility_plot(audited_run: Path, tmp_
     assert "floor (reference vs holdout)" in page and "<td>feature_net.test_accuracy</td>" in page
     assert "<td>precision</td><td>0.600</td><td>0.900</td>" in page
     assert "<td>inception_fid</td>" not in page  # null on both sides
+    assert "<td>64 generated samples (train on synthetic)</td><td>0.710</td>" in page
+    assert page.count("train on synthetic") == 1  # only run b is conditional
     assert "ganguard evaluate" in page  # for run c
     for i in (1, 2, 3):
         assert f'id="run-{i}-at-risk"' in page

@@ -19,7 +19,10 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from ganguard.config import Config, MethodOptions
+from ganguard.errors import GanguardError
 from ganguard.nets import build_discriminator, build_generator
+
+_EDGE = 1e-12  # keeps Φ⁻¹ finite at the edges of a class's share of the latent space
 
 
 def derive_seed(seed: int, name: str) -> int:
@@ -54,6 +57,24 @@ def seeded_init(seed: int, name: str, build):  # noqa: ANN001, ANN201 - a constr
         return build()
 
 
+def split_latent(z: torch.Tensor, n: int, column: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A uniform choice among n (a class, or one of n generators) read from one coordinate of z,
+    and the latent with that coordinate renewed.
+
+    u = Φ(z_c) is uniform on (0, 1), so c = ⌊n·u⌋ is a uniform choice, and u' = n·u − c is again
+    uniform and independent of c; z_c is replaced by Φ⁻¹(u'). So given the choice the latent is
+    still N(0, I), a sample is a function of its own latent alone (the same z give the same
+    samples however they are chunked), and within one choice's share of the latent space the map
+    is smooth, so a white-box attack can still optimise z by gradient.
+    """
+    u = torch.special.ndtr(z[:, column].double()) * n
+    choice = u.floor().clamp(0, n - 1)
+    renewed = torch.special.ndtri((u - choice).clamp(_EDGE, 1 - _EDGE)).to(z.dtype)
+    z = z.clone()
+    z[:, column] = renewed
+    return choice.long(), z
+
+
 def spectral_norm_once():  # noqa: ANN201
     """Within this context every forward reuses one spectrally normalised weight per layer, so a
     discriminator step does a single power iteration however many batches it scores."""
@@ -79,30 +100,52 @@ class Method:
         config: Config,
         shape: tuple[int, ...],
         streams: RandomStreams,
+        n_classes: int = 0,
     ):
         self.options = options
         self.config = config
         self.shape = tuple(shape)
         self.streams = streams
+        self.conditional = config.model.conditional
+        self.n_classes = n_classes if self.conditional else 0
+        if self.conditional and n_classes < 1:
+            raise GanguardError("model.conditional needs a data set with class labels")
+        if self.conditional and config.model.z_dim < 2:
+            raise GanguardError("model.conditional needs model.z_dim >= 2")
         self.members = torch.empty(0, *self.shape)
         self.reference = torch.empty(0, *self.shape)
+        self.member_labels: torch.Tensor | None = None  # class labels, conditional runs only
+        self.reference_labels: torch.Tensor | None = None
         self.modules: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
 
-    def attach_data(self, members: torch.Tensor, reference: torch.Tensor) -> None:
-        """Give the method its training data (S) and the reference part (R, possibly empty)."""
+    def attach_data(
+        self,
+        members: torch.Tensor,
+        reference: torch.Tensor,
+        member_labels: torch.Tensor | None = None,
+        reference_labels: torch.Tensor | None = None,
+    ) -> None:
+        """Give the method its training data (S) and the reference part (R, possibly empty), with
+        their class labels when the run is conditional."""
+        if self.conditional and (member_labels is None or reference_labels is None):
+            raise GanguardError("a conditional run needs the class labels of S and R")
         self.members, self.reference = members, reference
+        if self.conditional:
+            self.member_labels, self.reference_labels = member_labels, reference_labels
 
     # -- what subclasses provide ------------------------------------------------------------
     def step(self) -> dict[str, float]:
         """One training step; returns the losses to log."""
         raise NotImplementedError
 
-    def discriminator_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """The white-box score d(x): shape (n,), or (n, k) for methods with k discriminators."""
+    def discriminator_logits(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The white-box score d(x) (d(x, y) when conditional): shape (n,), or (n, k) for methods
+        with k discriminators."""
         raise NotImplementedError
 
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """G(z), or G(z, y) for labels y when conditional."""
         raise NotImplementedError
 
     def status(self) -> dict[str, float | None]:
@@ -123,12 +166,20 @@ class Method:
 
     # -- shared helpers ---------------------------------------------------------------------
     def build_networks(self, prefix: str = "") -> tuple[nn.Module, nn.Module]:
-        seed, cfg = self.config.seed, self.config.model
-        g = seeded_init(seed, prefix + "generator", lambda: build_generator(cfg, self.shape))
-        d = seeded_init(
-            seed, prefix + "discriminator", lambda: build_discriminator(cfg, self.shape)
+        return self.build_generator(prefix + "generator"), self.build_discriminator(
+            prefix + "discriminator"
         )
-        return g, d
+
+    def build_generator(self, name: str) -> nn.Module:
+        """The run's generator (conditional when the run is), initialised from seed `name`."""
+        cfg, k = self.config.model, self.n_classes
+        return seeded_init(self.config.seed, name, lambda: build_generator(cfg, self.shape, k))
+
+    def build_discriminator(self, name: str) -> nn.Module:
+        cfg, k = self.config.model, self.n_classes
+        return seeded_init(
+            self.config.seed, name, lambda: build_discriminator(cfg, self.shape, k)
+        )
 
     def adam(self, module: nn.Module, lr: float) -> torch.optim.Adam:
         t = self.config.train
@@ -136,30 +187,102 @@ class Method:
 
     def draw(self, data: torch.Tensor, stream: str, n: int | None = None) -> torch.Tensor:
         """A batch drawn uniformly with replacement from `data` on its own random stream."""
+        return self.draw_labelled(data, None, stream, n)[0]
+
+    def draw_labelled(
+        self, data: torch.Tensor, labels: torch.Tensor | None, stream: str, n: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`draw`, with the drawn records' labels (None when `labels` is None)."""
         n = n or self.config.train.batch_size
         idx = torch.randint(len(data), (n,), generator=self.streams(stream))
-        return data[idx]
+        return data[idx], None if labels is None else labels[idx]
 
     def latent(self, n: int | None = None) -> torch.Tensor:
         n = n or self.config.train.batch_size
         return torch.randn(n, self.z_dim, generator=self.streams("latent"))
 
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator, chunk: int = 1024) -> torch.Tensor:
-        """n samples in [-1, 1] (generators in eval mode: BatchNorm uses its running statistics)."""
-        with self.evaluating():
-            out = [
-                self.generate(torch.randn(min(chunk, n - i), self.z_dim, generator=generator))
-                for i in range(0, n, chunk)
-            ]
-        return torch.cat(out) if out else torch.empty(0, *self.shape)
+    def fake_labels(self, n: int | None = None) -> torch.Tensor | None:
+        """Uniform class labels for a generated batch (own stream); None when unconditional, so
+        an unconditional run draws exactly what it drew before conditioning existed."""
+        if not self.conditional:
+            return None
+        n = n or self.config.train.batch_size
+        return torch.randint(self.n_classes, (n,), generator=self.streams("fake_labels"))
+
+    def from_latent(self, z: torch.Tensor) -> torch.Tensor:
+        """A sample as a function of its latent alone, as outsiders (sampling, white-box attacks)
+        see the generator: for a conditional run the label is read from z's last coordinate
+        (uniform over the classes, see `split_latent`), so G stays a differentiable map of z."""
+        if not self.conditional:
+            return self.generate(z)
+        return self.generate(*self.label_latent(z))
+
+    def label_latent(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z with its label coordinate renewed, the class it encodes): conditional runs."""
+        labels, z = split_latent(z, self.n_classes, column=-1)
+        return z, labels
 
     @torch.no_grad()
-    def score(self, x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
-        """discriminator_logits in eval mode (no power iteration, no state change), chunked."""
+    def sample(
+        self, n: int, generator: torch.Generator, chunk: int = 1024, label: int | None = None
+    ) -> torch.Tensor:
+        """n samples in [-1, 1] (generators in eval mode: BatchNorm uses its running statistics);
+        all of class `label` when given (conditional runs only)."""
+        return self.sample_labelled(n, generator, chunk, label)[0]
+
+    @torch.no_grad()
+    def sample_labelled(
+        self, n: int, generator: torch.Generator, chunk: int = 1024, label: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`sample`, with each sample's class (None for an unconditional run). Without `label`
+        the classes are uniform, read from the latents as `from_latent` does."""
+        if label is not None:
+            if not self.conditional:
+                raise GanguardError("--label needs a conditional run (model.conditional: true)")
+            if not 0 <= label < self.n_classes:
+                raise GanguardError(
+                    f"--label must be a class in 0..{self.n_classes - 1}, got {label}"
+                )
+        xs, ys = [], []
         with self.evaluating():
-            chunks = [x[i : i + chunk] for i in range(0, len(x), chunk)]
-            return torch.cat([self.discriminator_logits(c) for c in chunks])
+            for i in range(0, n, chunk):
+                z = torch.randn(min(chunk, n - i), self.z_dim, generator=generator)
+                if not self.conditional:
+                    xs.append(self.generate(z))
+                    continue
+                z, y = self.label_latent(z)
+                if label is not None:
+                    y = torch.full_like(y, label)
+                xs.append(self.generate(z, y))
+                ys.append(y)
+        x = torch.cat(xs) if xs else torch.empty(0, *self.shape)
+        if not self.conditional:
+            return x, None
+        return x, torch.cat(ys) if ys else torch.empty(0, dtype=torch.long)
+
+    @torch.no_grad()
+    def score(
+        self, x: torch.Tensor, y: torch.Tensor | None = None, chunk: int = 1024
+    ) -> torch.Tensor:
+        """discriminator_logits in eval mode (no power iteration, no state change), chunked.
+
+        A conditional run scored without labels gives, per record, its highest score over the
+        classes: a white-box attacker who does not know a record's label tries them all."""
+        with self.evaluating():
+            out = []
+            for i in range(0, len(x), chunk):
+                rows = x[i : i + chunk]
+                if not self.conditional:
+                    out.append(self.discriminator_logits(rows))
+                elif y is not None:
+                    out.append(self.discriminator_logits(rows, y[i : i + chunk]))
+                else:
+                    per_class = [
+                        self.discriminator_logits(rows, torch.full((len(rows),), c))
+                        for c in range(self.n_classes)
+                    ]
+                    out.append(torch.stack(per_class).max(0).values)
+            return torch.cat(out)
 
     @contextlib.contextmanager
     def evaluating(self) -> Iterator[None]:

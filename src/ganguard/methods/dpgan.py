@@ -83,8 +83,8 @@ class DPGAN(GAN):
         self.calibrated_steps: int | None = None  # the run length σ was chosen for
         self.cleared_steps = 0  # steps known to stay within target_epsilon
 
-    def attach_data(self, members: torch.Tensor, reference: torch.Tensor) -> None:
-        super().attach_data(members, reference)
+    def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
+        super().attach_data(members, reference, *labels)
         opt, n, batch = self.options, len(members), self.config.train.batch_size
         if batch > n:
             raise GanguardError(
@@ -120,8 +120,9 @@ class DPGAN(GAN):
     def step(self) -> dict[str, float]:
         self.refuse_beyond_budget()
         G, D, dp = self.generator, self.discriminator, self.dp_optimizer
-        real = self.poisson_batch()
-        fake = G(self.latent())
+        real, y_real = self.poisson_batch()
+        y_fake = self.fake_labels()
+        fake = G(self.latent(), y_fake)
         batch = self.config.train.batch_size
 
         # Only the members' half is private: its per-sample gradients are clipped, summed and
@@ -131,31 +132,32 @@ class DPGAN(GAN):
         # per-sample hooks, so each real record's gradient is clipped together with that of one
         # generated sample; that needs equal batch sizes, which Poisson sampling does not give.)
         dp.zero_grad(set_to_none=True)
-        loss_real = F.softplus(-D(real)).sum()
+        loss_real = F.softplus(-D(real, y_real)).sum()
         with quiet_hook_warning():
             loss_real.backward()
         dp.pre_step()  # clip, sum, add N(0, σ²C²), divide by the expected batch size
         self.accountant.step(noise_multiplier=dp.noise_multiplier, sample_rate=self.sample_rate)
         with self.hooks_off():
-            loss_fake = F.softplus(D(fake.detach())).mean()
+            loss_fake = F.softplus(D(fake.detach(), y_fake)).mean()
             loss_fake.backward()  # adds to the noised gradient
         dp.original_optimizer.step()
         dp.zero_grad(set_to_none=True)  # no per-sample gradients outlive the D step
 
         # The G step reads D but must neither record per-sample gradients nor touch D's grads.
         with self.hooks_off(), frozen(D):
-            loss_g = generator_loss(D(fake))
+            loss_g = generator_loss(D(fake, y_fake))
             self.optimizers["generator"].zero_grad()
             loss_g.backward()
         self.optimizers["generator"].step()
         # E[Σ_B softplus(-d)] = q·n·E_S[softplus(-d)]: the objective DP-SGD follows, never NaN
         return {"loss_d": loss_real.item() / batch + loss_fake.item(), "loss_g": loss_g.item()}
 
-    def poisson_batch(self) -> torch.Tensor:
+    def poisson_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Each member independently with probability q: the sampling Opacus's accountants
-        assume. The batch has a random size, possibly zero."""
+        assume. The batch has a random size, possibly zero. With the labels (conditional)."""
         keep = torch.rand(len(self.members), generator=self.streams("members")) < self.sample_rate
-        return self.members[keep]
+        labels = None if self.member_labels is None else self.member_labels[keep]
+        return self.members[keep], labels
 
     @contextlib.contextmanager
     def hooks_off(self) -> Iterator[None]:

@@ -43,14 +43,16 @@ class GAN(Method):
 
     def step(self) -> dict[str, float]:
         G, D = self.generator, self.discriminator
-        real = self.draw(self.members, "members")
-        fake = G(self.latent())
+        # y_real / y_fake are None unless the run is conditional
+        real, y_real = self.draw_labelled(self.members, self.member_labels, "members")
+        y_fake = self.fake_labels()
+        fake = G(self.latent(), y_fake)
         logs: dict[str, float] = {}
 
         with spectral_norm_once():
             h_real = D.features(real)
-            d_real = D.head(h_real)
-            d_fake = D(fake.detach())
+            d_real = D.head(h_real, y_real)
+            d_fake = D(fake.detach(), y_fake)
             loss_d = discriminator_loss(d_real, d_fake)
             logs["loss_d"] = loss_d.item()
             loss_d = loss_d + self.discriminator_penalty(h_real, d_real, d_fake, logs)
@@ -58,7 +60,7 @@ class GAN(Method):
         loss_d.backward()
         self.optimizers["discriminator"].step()
 
-        loss_g = generator_loss(D(fake))
+        loss_g = generator_loss(D(fake, y_fake))
         logs["loss_g"] = loss_g.item()
         loss_g = loss_g + self.generator_penalty(fake, logs)
         self.optimizers["generator"].zero_grad()
@@ -76,8 +78,8 @@ class GAN(Method):
         """Added to ℓ_G; the GAN adds nothing."""
         return 0.0
 
-    def discriminator_logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.discriminator(x)
+    def discriminator_logits(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.discriminator(x, y)
 
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        return self.generator(z)
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.generator(z, y)

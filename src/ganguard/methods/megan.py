@@ -69,12 +69,12 @@ class MEGAN(GAN):
                 self.critic.parameters(), lr=opt.critic_lr, betas=(0.5, 0.999)
             )
 
-    def attach_data(self, members: torch.Tensor, reference: torch.Tensor) -> None:
+    def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
         if self.options.mode == "fano" and len(reference) == 0:
             raise GanguardError(
                 "method megan (mode fano) needs the reference part R: set data.n_reference > 0"
             )
-        super().attach_data(members, reference)
+        super().attach_data(members, reference, *labels)
 
     def discriminator_penalty(self, h_real, d_real, d_fake, logs):  # noqa: ANN001, ANN201
         opt = self.options
@@ -86,9 +86,10 @@ class MEGAN(GAN):
 
         # fano: what the critic reads of a member batch and of a reference batch
         D = self.discriminator
-        h_ref = D.features(self.draw(self.reference, "reference"))
+        ref, y_ref = self.draw_labelled(self.reference, self.reference_labels, "reference")
+        h_ref = D.features(ref)
         if opt.critic_input == "logit":
-            on_members, on_reference = d_real[:, None], D.head(h_ref)[:, None]
+            on_members, on_reference = d_real[:, None], D.head(h_ref, y_ref)[:, None]
         else:
             on_members, on_reference = h_real, h_ref
         for _ in range(opt.critic_steps):  # the critic learns on detached inputs

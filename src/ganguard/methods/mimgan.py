@@ -182,13 +182,13 @@ class MIMGAN(GAN):
         )
         self.mine = MineAverage(opt.mine_ema) if opt.mine_ema > 0 else None
 
-    def attach_data(self, members: torch.Tensor, reference: torch.Tensor) -> None:
+    def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
         if len(reference) == 0:
             raise GanguardError(
                 "method mimgan needs the reference part R (its critic compares members with "
                 "reference records): set data.n_reference > 0"
             )
-        super().attach_data(members, reference)
+        super().attach_data(members, reference, *labels)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """φ(x), scaled so that squared distances are means over the features (see the top)."""

@@ -14,9 +14,8 @@ from pydantic import Field
 
 from ganguard.config import MethodOptions
 from ganguard.errors import GanguardError
-from ganguard.methods.base import Method, derive_seed, seeded_init, spectral_norm_once
+from ganguard.methods.base import Method, derive_seed, spectral_norm_once
 from ganguard.methods.gan import discriminator_loss, generator_loss
-from ganguard.nets import build_discriminator, build_generator
 
 
 def split_into_parts(n: int, k: int, seed: int) -> list[torch.Tensor]:
@@ -35,6 +34,14 @@ def member_parts(members: torch.Tensor, k: int, seed: int, method: str) -> list[
             f"(data.n_members = {len(members)})"
         )
     return split_into_parts(len(members), k, derive_seed(seed, "member_parts"))
+
+
+def parts_of(
+    members: torch.Tensor, labels: torch.Tensor | None, part_indices: list[torch.Tensor]
+) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+    """The records of each part, and their labels (None each when `labels` is None)."""
+    records = [members[idx] for idx in part_indices]
+    return records, [None if labels is None else labels[idx] for idx in part_indices]
 
 
 def update(optimizers: list[torch.optim.Optimizer], loss: torch.Tensor) -> None:
@@ -58,12 +65,11 @@ class PARGAN(Method):
 
     def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003 - same signature as Method
         super().__init__(*args, **kwargs)
-        seed, cfg, t = self.config.seed, self.config.model, self.config.train
+        t = self.config.train
         # the generator is initialised as the GAN's is (same seed name)
-        self.generator = seeded_init(seed, "generator", lambda: build_generator(cfg, self.shape))
+        self.generator = self.build_generator("generator")
         self.discriminators = [
-            seeded_init(seed, f"discriminator_{i}", lambda: build_discriminator(cfg, self.shape))
-            for i in range(self.options.k)
+            self.build_discriminator(f"discriminator_{i}") for i in range(self.options.k)
         ]
         self.modules = {"generator": self.generator}
         self.optimizers = {"generator": self.adam(self.generator, t.lr_g)}
@@ -72,33 +78,38 @@ class PARGAN(Method):
             self.optimizers[f"discriminator_{i}"] = self.adam(d, t.lr_d)
         self.part_indices: list[torch.Tensor] = []  # where each part's records sit in S
         self.parts: list[torch.Tensor] = []  # the records themselves
+        self.part_labels: list[torch.Tensor | None] = []  # and their labels (conditional runs)
 
-    def attach_data(self, members: torch.Tensor, reference: torch.Tensor) -> None:
-        super().attach_data(members, reference)
+    def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
+        super().attach_data(members, reference, *labels)
         self.part_indices = member_parts(members, self.options.k, self.config.seed, self.name)
-        self.parts = [members[idx] for idx in self.part_indices]
+        self.parts, self.part_labels = parts_of(members, self.member_labels, self.part_indices)
 
     def step(self) -> dict[str, float]:
         # each discriminator draws from its own part on its own stream (with replacement, so a
         # part smaller than the batch still gives full batches)
-        reals = [self.draw(part, f"members_{i}") for i, part in enumerate(self.parts)]
-        fake = self.generator(self.latent())
+        reals = [
+            self.draw_labelled(part, labels, f"members_{i}")
+            for i, (part, labels) in enumerate(zip(self.parts, self.part_labels, strict=True))
+        ]
+        y_fake = self.fake_labels()
+        fake = self.generator(self.latent(), y_fake)
 
         with spectral_norm_once():
             losses_d = [
-                discriminator_loss(d(real), d(fake.detach()))
-                for d, real in zip(self.discriminators, reals, strict=True)
+                discriminator_loss(d(real, y_real), d(fake.detach(), y_fake))
+                for d, (real, y_real) in zip(self.discriminators, reals, strict=True)
             ]
         # each discriminator's weights reach only its own loss: one backward of the sum
         loss_d = torch.stack(losses_d).sum()
         update([self.optimizers[f"discriminator_{i}"] for i in range(self.options.k)], loss_d)
 
-        loss_g = torch.stack([generator_loss(d(fake)) for d in self.discriminators]).mean()
+        loss_g = torch.stack([generator_loss(d(fake, y_fake)) for d in self.discriminators]).mean()
         update([self.optimizers["generator"]], loss_g)
         return {"loss_d": loss_d.item() / self.options.k, "loss_g": loss_g.item()}
 
-    def discriminator_logits(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([d(x) for d in self.discriminators], dim=1)
+    def discriminator_logits(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.stack([d(x, y) for d in self.discriminators], dim=1)
 
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        return self.generator(z)
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.generator(z, y)

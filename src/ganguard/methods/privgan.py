@@ -24,14 +24,13 @@ from pydantic import Field
 from torch import nn
 
 from ganguard.config import MethodOptions, ModelConfig
-from ganguard.methods.base import Method, seeded_init, spectral_norm_once
+from ganguard.methods.base import Method, seeded_init, spectral_norm_once, split_latent
 from ganguard.methods.gan import discriminator_loss, generator_loss
-from ganguard.methods.pargan import member_parts, update
-from ganguard.nets import build_discriminator, build_generator
+from ganguard.methods.pargan import member_parts, parts_of, update
+from ganguard.nets import build_discriminator
 from ganguard.nets.layers import spectral_normed
 
 # Keeps Φ⁻¹ finite when a latent coordinate sits (numerically) on a boundary between generators.
-_EDGE = 1e-12
 
 
 class PrivGANOptions(MethodOptions):
@@ -51,7 +50,8 @@ class PrivacyDiscriminator(nn.Module):
 
     def __init__(self, cfg: ModelConfig, shape: tuple[int, ...], n_classes: int):
         super().__init__()
-        self.net = build_discriminator(cfg, shape)
+        # D_p tells generators apart whatever the class: it stays unconditional
+        self.net = build_discriminator(cfg, shape, conditional=False)
         self.net.out = spectral_normed(
             nn.Linear(self.net.feature_dim, n_classes), cfg.spectral_norm
         )
@@ -77,22 +77,6 @@ def privacy_loss(logits: torch.Tensor, origin: torch.Tensor, form: str) -> torch
     return -log_p.masked_fill(own, float("-inf")).logsumexp(dim=1)
 
 
-def choose_generator(z: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Which of n generators makes each row of z, and the latent that generator reads.
-
-    The first coordinate decides: u = Φ(z_0) is uniform on (0, 1), so c = ⌊n·u⌋ is a uniform
-    choice, and u' = n·u − c is again uniform and independent of c; z_0 is replaced by Φ⁻¹(u').
-    So given its choice every generator still reads z ~ N(0, I), and a sample is a function of
-    its own latent alone: the same z give the same samples however they are chunked, and the
-    latents given with samples to an attacker reproduce them. Within one generator's share of
-    the latent space the map is smooth, so a white-box attack can still optimise z by gradient.
-    """
-    u = torch.special.ndtr(z[:, 0].double()) * n
-    choice = u.floor().clamp(0, n - 1)
-    z0 = torch.special.ndtri((u - choice).clamp(_EDGE, 1 - _EDGE))
-    return choice.long(), torch.cat([z0.to(z.dtype)[:, None], z[:, 1:]], dim=1)
-
-
 class PrivGAN(Method):
     name = "privgan"
     Options = PrivGANOptions
@@ -101,14 +85,8 @@ class PrivGAN(Method):
         super().__init__(*args, **kwargs)
         seed, cfg, t, opt = self.config.seed, self.config.model, self.config.train, self.options
         n = opt.n_pairs
-        self.generators = [
-            seeded_init(seed, f"generator_{i}", lambda: build_generator(cfg, self.shape))
-            for i in range(n)
-        ]
-        self.discriminators = [
-            seeded_init(seed, f"discriminator_{i}", lambda: build_discriminator(cfg, self.shape))
-            for i in range(n)
-        ]
+        self.generators = [self.build_generator(f"generator_{i}") for i in range(n)]
+        self.discriminators = [self.build_discriminator(f"discriminator_{i}") for i in range(n)]
         self.privacy_discriminator = seeded_init(
             seed, "privacy_discriminator", lambda: PrivacyDiscriminator(cfg, self.shape, n)
         )
@@ -123,12 +101,13 @@ class PrivGAN(Method):
         )
         self.part_indices: list[torch.Tensor] = []  # where each part's records sit in S
         self.parts: list[torch.Tensor] = []  # the records themselves
+        self.part_labels: list[torch.Tensor | None] = []  # and their labels (conditional runs)
         self.steps_done = 0  # checkpointed (extra_state): it decides when the D_p term starts
 
-    def attach_data(self, members: torch.Tensor, reference: torch.Tensor) -> None:
-        super().attach_data(members, reference)
+    def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
+        super().attach_data(members, reference, *labels)
         self.part_indices = member_parts(members, self.options.n_pairs, self.config.seed, self.name)
-        self.parts = [members[idx] for idx in self.part_indices]
+        self.parts, self.part_labels = parts_of(members, self.member_labels, self.part_indices)
 
     def privacy_term_on(self) -> bool:
         # a zero weight skips the term altogether, so it cannot even add 0 · ∞
@@ -138,13 +117,20 @@ class PrivGAN(Method):
     def step(self) -> dict[str, float]:
         n, opt = self.options.n_pairs, self.options
         # pair i sees only part i, on its own stream (with replacement: a small part still works)
-        reals = [self.draw(part, f"members_{i}") for i, part in enumerate(self.parts)]
-        fakes = [g(self.latent()) for g in self.generators]
+        reals = [
+            self.draw_labelled(part, labels, f"members_{i}")
+            for i, (part, labels) in enumerate(zip(self.parts, self.part_labels, strict=True))
+        ]
+        y_fake = self.fake_labels()  # the same labels for every generator (None: unconditional)
+        fakes = [g(self.latent(), y_fake) for g in self.generators]
         pairs = list(zip(self.discriminators, reals, fakes, strict=True))
 
         # each discriminator's weights reach only its own loss: one backward of the sum
         with spectral_norm_once():
-            loss_d = sum(discriminator_loss(d(real), d(fake.detach())) for d, real, fake in pairs)
+            loss_d = sum(
+                discriminator_loss(d(real, y_real), d(fake.detach(), y_fake))
+                for d, (real, y_real), fake in pairs
+            )
         update([self.optimizers[f"discriminator_{i}"] for i in range(n)], loss_d)
 
         # D_p learns which generator made each sample
@@ -155,7 +141,7 @@ class PrivGAN(Method):
         update([self.optimizers["privacy_discriminator"]], loss_dp)
 
         # each generator: its GAN loss, plus fooling D_p; G_i's weights reach only its own terms
-        loss_gan = sum(generator_loss(d(fake)) for d, _, fake in pairs)
+        loss_gan = sum(generator_loss(d(fake, y_fake)) for d, _, fake in pairs)
         loss_g = loss_gan
         if self.privacy_term_on():
             per_sample = privacy_loss(
@@ -177,14 +163,16 @@ class PrivGAN(Method):
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.steps_done = int(state["steps_done"])
 
-    def discriminator_logits(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([d(x) for d in self.discriminators], dim=1)
+    def discriminator_logits(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.stack([d(x, y) for d in self.discriminators], dim=1)
 
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        choice, z = choose_generator(z, self.options.n_pairs)
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Which generator makes each row is read from z's first coordinate (`split_latent`)."""
+        choice, z = split_latent(z, self.options.n_pairs, column=0)
         out = z.new_empty(len(z), *self.shape)
         for i, g in enumerate(self.generators):
             rows = (choice == i).nonzero().squeeze(1)
             if len(rows):
-                out = out.index_put((rows,), g(z[rows]))  # out of place, so gradients reach z
+                y_rows = None if y is None else y[rows]
+                out = out.index_put((rows,), g(z[rows], y_rows))  # out of place: grads reach z
         return out

@@ -187,7 +187,9 @@ def feature_network(
         return FeatureNetwork(loaded[0], loaded[1], entry, False, eval_idx)
 
     started = time.perf_counter()
-    net = _train(ds, train_idx, settings, arch, n_classes)
+    net = train_classifier(
+        ds.x[train_idx], ds.y[train_idx], ds.shape, n_classes, settings, arch
+    )
     info = {
         "format": FORMAT,
         "dataset": ds.name,
@@ -200,7 +202,7 @@ def feature_network(
         "n_train": len(train_idx),
         "n_eval": len(eval_idx),
         "epochs_run": _epochs(len(train_idx), settings),
-        "test_accuracy": _accuracy(net, ds, eval_idx),
+        "test_accuracy": classifier_accuracy(net, ds.x[eval_idx], ds.y[eval_idx]),
         "settings": asdict(settings),
         "seconds": round(time.perf_counter() - started, 3),
     }
@@ -208,15 +210,23 @@ def feature_network(
     return FeatureNetwork(net, info, entry, True, eval_idx)
 
 
-def _train(
-    ds: Dataset, train_idx: np.ndarray, s: FeatureNetSettings, arch: str, n_classes: int
+def train_classifier(
+    x: np.ndarray,
+    y: np.ndarray,
+    shape: tuple[int, ...],
+    n_classes: int,
+    s: FeatureNetSettings,
+    arch: str | None = None,
 ) -> FeatureNet:
+    """A seeded classifier of the feature network's architecture trained on (x, y): the feature
+    network itself (on T), and the train-on-synthetic / train-on-real classifiers of evaluate."""
+    arch = arch or s.resolved_arch(shape)
     # seeded initialisation and shuffling that leave the process-wide torch RNG untouched
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(s.seed)
-        net = FeatureNet(ds.shape, n_classes, arch, s.feature_dim)
-    x = torch.from_numpy(ds.x[train_idx])
-    y = torch.from_numpy(ds.y[train_idx])
+        net = FeatureNet(shape, n_classes, arch, s.feature_dim)
+    x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    y = torch.from_numpy(np.asarray(y, dtype=np.int64))
     gen = torch.Generator().manual_seed(s.seed)
     opt = torch.optim.Adam(net.parameters(), lr=s.lr)
     net.train()
@@ -235,9 +245,11 @@ def _epochs(n_train: int, s: FeatureNetSettings) -> int:
 
 
 @torch.no_grad()
-def _accuracy(net: FeatureNet, ds: Dataset, idx: np.ndarray) -> float:
-    logits = net(torch.from_numpy(ds.x[idx]))
-    return float((logits.argmax(1).numpy() == ds.y[idx]).mean())
+def classifier_accuracy(net: FeatureNet, x: np.ndarray, y: np.ndarray) -> float:
+    """Share of records of x whose predicted class is y."""
+    net.eval()
+    logits = net(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+    return float((logits.argmax(1).numpy() == y).mean())
 
 
 def _save(entry: Path, net: FeatureNet, info: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from torch import nn
 
 from ganguard.config import ModelConfig
 from ganguard.errors import GanguardError
+from ganguard.nets.conditional import ConditionalGenerator, ProjectionDiscriminator
 from ganguard.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganguard.nets.mlp import MLPDiscriminator, MLPGenerator
 
@@ -30,16 +31,37 @@ def resolve_arch(cfg: ModelConfig, shape: Shape) -> str:
     return cfg.arch
 
 
-def build_generator(cfg: ModelConfig, shape: Shape) -> nn.Module:
+def build_generator(cfg: ModelConfig, shape: Shape, n_classes: int = 0) -> nn.Module:
+    """G(z), or G(z, y) with a label embedding when `cfg.conditional` (then n_classes > 0)."""
+    conditional = _conditional(cfg, n_classes)
+    z_in = cfg.z_dim + (cfg.label_embed_dim if conditional else 0)
     if resolve_arch(cfg, shape) == "dcgan":
-        return DCGANGenerator(shape, cfg.z_dim, cfg.g_width, cfg.depth)
-    return MLPGenerator(shape, cfg.z_dim, cfg.g_width, cfg.depth)
+        g = DCGANGenerator(shape, z_in, cfg.g_width, cfg.depth)
+    else:
+        g = MLPGenerator(shape, z_in, cfg.g_width, cfg.depth)
+    if conditional:
+        return ConditionalGenerator(g, n_classes, cfg.z_dim, cfg.label_embed_dim)
+    return g
 
 
-def build_discriminator(cfg: ModelConfig, shape: Shape) -> nn.Module:
+def build_discriminator(
+    cfg: ModelConfig, shape: Shape, n_classes: int = 0, conditional: bool | None = None
+) -> nn.Module:
+    """d(x), or the projection d(x, y) when conditional (default: `cfg.conditional`)."""
+    conditional = _conditional(cfg, n_classes) if conditional is None else conditional
     if resolve_arch(cfg, shape) == "dcgan":
-        return DCGANDiscriminator(shape, cfg.d_width, cfg.depth, cfg.d_norm, cfg.spectral_norm)
-    return MLPDiscriminator(shape, cfg.d_width, cfg.depth, cfg.d_norm, cfg.spectral_norm)
+        d = DCGANDiscriminator(shape, cfg.d_width, cfg.depth, cfg.d_norm, cfg.spectral_norm)
+    else:
+        d = MLPDiscriminator(shape, cfg.d_width, cfg.depth, cfg.d_norm, cfg.spectral_norm)
+    if conditional:
+        return ProjectionDiscriminator(d, n_classes, cfg.spectral_norm)
+    return d
+
+
+def _conditional(cfg: ModelConfig, n_classes: int) -> bool:
+    if cfg.conditional and n_classes < 1:
+        raise GanguardError("model.conditional needs a data set with class labels")
+    return cfg.conditional
 
 
 __all__ = ["build_generator", "build_discriminator", "resolve_arch"]

@@ -29,7 +29,7 @@ class DCGANGenerator(nn.Module):
         layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
         self.body = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: None = None) -> torch.Tensor:
         h = self.project(z).view(len(z), -1, self.start, self.start)
         return self.body(h)
 
@@ -58,8 +58,8 @@ class DCGANDiscriminator(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
-    def head(self, h: torch.Tensor) -> torch.Tensor:
+    def head(self, h: torch.Tensor, y: None = None) -> torch.Tensor:
         return self.out(h).squeeze(1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: None = None) -> torch.Tensor:
         return self.head(self.features(x))

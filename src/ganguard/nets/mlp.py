@@ -25,7 +25,7 @@ class MLPGenerator(nn.Module):
         layers += [nn.Linear(d_in, math.prod(self.shape)), nn.Tanh()]
         self.body = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: None = None) -> torch.Tensor:
         return self.body(z).view(len(z), *self.shape)
 
 
@@ -50,8 +50,8 @@ class MLPDiscriminator(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
-    def head(self, h: torch.Tensor) -> torch.Tensor:
+    def head(self, h: torch.Tensor, y: None = None) -> torch.Tensor:
         return self.out(h).squeeze(1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: None = None) -> torch.Tensor:
         return self.head(self.features(x))

@@ -359,6 +359,15 @@ def _utility_html(s: RunSummary) -> str:
         parts = [_table(["metric", "generated vs holdout", floor_head], rows),
                  "<p>The floor is the same comparison for real records that the generator never "
                  "saw: the best a generator can do at this sample size.</p>"]  # fmt: skip
+    c = s.utility.get("classification")
+    if isinstance(c, dict) and _num(c.get("train_on_synthetic")) and _num(c.get("train_on_real")):
+        rows = [[f"{_e(c.get('n_train', ''))} generated samples (train on synthetic)",
+                 _fmt(c["train_on_synthetic"])],
+                [f"the {_e(c.get('n_train', ''))} members (train on real)",
+                 _fmt(c["train_on_real"])]]  # fmt: skip
+        parts.append(_table(["classifier trained on", "accuracy on held-out T"], rows)
+                     + "<p>A conditional generator is useful for a downstream classifier when "
+                       "the first accuracy approaches the second.</p>")  # fmt: skip
     if details:
         rows = [[_e(k), _e(_fmt(v))] for k, v in details.items()]
         parts.append("<details><summary>evaluation details</summary>"
