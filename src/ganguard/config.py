@@ -55,6 +55,9 @@ class TrainConfig(Strict):
     checkpoint_every: int = Field(500, ge=1)
     keep_checkpoints: int = Field(1, ge=0)  # how many step checkpoints to keep; 0 keeps all
     progress: bool = True
+    # DiffAugment policies applied to every discriminator input, real and generated, in every
+    # method: any of translation, cutout
+    augment: list[Literal["translation", "cutout"]] = []
 
 
 class MethodOptions(Strict):

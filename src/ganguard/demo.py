@@ -46,7 +46,8 @@ def demo_row(name: str, run: Run, fast: bool = False) -> Row:
     lines = (run.path / "metrics.jsonl").read_text().splitlines()
     seconds = json.loads(lines[-1])["time"] if lines else float("nan")
     result = audit(run.path, **(FAST_AUDIT if fast else {}))
-    return Row(name, run.step, seconds, result, evaluate(run.path, inception=False))  # Inception: minutes on a CPU
+    # no Inception-v3 FID, even where its package is installed: minutes on a CPU
+    return Row(name, run.step, seconds, result, evaluate(run.path, inception=False))
 
 
 def format_table(rows: list[Row]) -> str:

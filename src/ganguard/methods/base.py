@@ -20,6 +20,7 @@ from torch.nn.utils import parametrize
 
 from ganguard.config import Config, MethodOptions
 from ganguard.errors import GanguardError
+from ganguard.methods.augment import augment, check_augmentable
 from ganguard.nets import build_discriminator, build_generator
 
 _EDGE = 1e-12  # keeps Φ⁻¹ finite at the edges of a class's share of the latent space
@@ -112,6 +113,7 @@ class Method:
             raise GanguardError("model.conditional needs a data set with class labels")
         if self.conditional and config.model.z_dim < 2:
             raise GanguardError("model.conditional needs model.z_dim >= 2")
+        check_augmentable(config.train.augment, self.shape)
         self.members = torch.empty(0, *self.shape)
         self.reference = torch.empty(0, *self.shape)
         self.member_labels: torch.Tensor | None = None  # class labels, conditional runs only
@@ -184,6 +186,11 @@ class Method:
     def adam(self, module: nn.Module, lr: float) -> torch.optim.Adam:
         t = self.config.train
         return torch.optim.Adam(module.parameters(), lr=lr, betas=(t.beta1, t.beta2))
+
+    def d_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the discriminator sees of a training batch: `train.augment` applied, if any."""
+        policies = self.config.train.augment
+        return augment(x, policies, self.streams("augment")) if policies else x
 
     def draw(self, data: torch.Tensor, stream: str, n: int | None = None) -> torch.Tensor:
         """A batch drawn uniformly with replacement from `data` on its own random stream."""

@@ -132,20 +132,20 @@ class DPGAN(GAN):
         # per-sample hooks, so each real record's gradient is clipped together with that of one
         # generated sample; that needs equal batch sizes, which Poisson sampling does not give.)
         dp.zero_grad(set_to_none=True)
-        loss_real = F.softplus(-D(real, y_real)).sum()
+        loss_real = F.softplus(-D(self.d_input(real), y_real)).sum()
         with quiet_hook_warning():
             loss_real.backward()
         dp.pre_step()  # clip, sum, add N(0, σ²C²), divide by the expected batch size
         self.accountant.step(noise_multiplier=dp.noise_multiplier, sample_rate=self.sample_rate)
         with self.hooks_off():
-            loss_fake = F.softplus(D(fake.detach(), y_fake)).mean()
+            loss_fake = F.softplus(D(self.d_input(fake.detach()), y_fake)).mean()
             loss_fake.backward()  # adds to the noised gradient
         dp.original_optimizer.step()
         dp.zero_grad(set_to_none=True)  # no per-sample gradients outlive the D step
 
         # The G step reads D but must neither record per-sample gradients nor touch D's grads.
         with self.hooks_off(), frozen(D):
-            loss_g = generator_loss(D(fake, y_fake))
+            loss_g = generator_loss(D(self.d_input(fake), y_fake))
             self.optimizers["generator"].zero_grad()
             loss_g.backward()
         self.optimizers["generator"].step()

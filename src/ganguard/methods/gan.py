@@ -50,9 +50,9 @@ class GAN(Method):
         logs: dict[str, float] = {}
 
         with spectral_norm_once():
-            h_real = D.features(real)
+            h_real = D.features(self.d_input(real))
             d_real = D.head(h_real, y_real)
-            d_fake = D(fake.detach(), y_fake)
+            d_fake = D(self.d_input(fake.detach()), y_fake)
             loss_d = discriminator_loss(d_real, d_fake)
             logs["loss_d"] = loss_d.item()
             loss_d = loss_d + self.discriminator_penalty(h_real, d_real, d_fake, logs)
@@ -60,7 +60,7 @@ class GAN(Method):
         loss_d.backward()
         self.optimizers["discriminator"].step()
 
-        loss_g = generator_loss(D(fake, y_fake))
+        loss_g = generator_loss(D(self.d_input(fake), y_fake))
         logs["loss_g"] = loss_g.item()
         loss_g = loss_g + self.generator_penalty(fake, logs)
         self.optimizers["generator"].zero_grad()

@@ -87,7 +87,7 @@ class MEGAN(GAN):
         # fano: what the critic reads of a member batch and of a reference batch
         D = self.discriminator
         ref, y_ref = self.draw_labelled(self.reference, self.reference_labels, "reference")
-        h_ref = D.features(ref)
+        h_ref = D.features(self.d_input(ref))
         if opt.critic_input == "logit":
             on_members, on_reference = d_real[:, None], D.head(h_ref, y_ref)[:, None]
         else:

@@ -97,14 +97,17 @@ class PARGAN(Method):
 
         with spectral_norm_once():
             losses_d = [
-                discriminator_loss(d(real, y_real), d(fake.detach(), y_fake))
+                discriminator_loss(
+                    d(self.d_input(real), y_real), d(self.d_input(fake.detach()), y_fake)
+                )
                 for d, (real, y_real) in zip(self.discriminators, reals, strict=True)
             ]
         # each discriminator's weights reach only its own loss: one backward of the sum
         loss_d = torch.stack(losses_d).sum()
         update([self.optimizers[f"discriminator_{i}"] for i in range(self.options.k)], loss_d)
 
-        loss_g = torch.stack([generator_loss(d(fake, y_fake)) for d in self.discriminators]).mean()
+        losses_g = [generator_loss(d(self.d_input(fake), y_fake)) for d in self.discriminators]
+        loss_g = torch.stack(losses_g).mean()
         update([self.optimizers["generator"]], loss_g)
         return {"loss_d": loss_d.item() / self.options.k, "loss_g": loss_g.item()}
 

@@ -128,7 +128,9 @@ class PrivGAN(Method):
         # each discriminator's weights reach only its own loss: one backward of the sum
         with spectral_norm_once():
             loss_d = sum(
-                discriminator_loss(d(real, y_real), d(fake.detach(), y_fake))
+                discriminator_loss(
+                    d(self.d_input(real), y_real), d(self.d_input(fake.detach()), y_fake)
+                )
                 for d, (real, y_real), fake in pairs
             )
         update([self.optimizers[f"discriminator_{i}"] for i in range(n)], loss_d)
@@ -141,7 +143,7 @@ class PrivGAN(Method):
         update([self.optimizers["privacy_discriminator"]], loss_dp)
 
         # each generator: its GAN loss, plus fooling D_p; G_i's weights reach only its own terms
-        loss_gan = sum(generator_loss(d(fake, y_fake)) for d, _, fake in pairs)
+        loss_gan = sum(generator_loss(d(self.d_input(fake), y_fake)) for d, _, fake in pairs)
         loss_g = loss_gan
         if self.privacy_term_on():
             per_sample = privacy_loss(
