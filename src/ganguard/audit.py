@@ -195,14 +195,16 @@ def audit(
     settings: dict[str, dict[str, Any]] | None = None,
     plots: bool = True,
     progress: bool = False,
+    step: int | None = None,
 ) -> AuditResult:
-    """Audit a run directory, or any generator from its samples; writes the JSON to `out`
-    (default RUN_DIR/audit.json) with an ROC plot and score histograms beside it."""
+    """Audit a run directory (its last checkpoint, or the kept checkpoint at `step`), or any
+    generator from its samples; writes the JSON to `out` (default RUN_DIR/audit.json) with an
+    ROC plot and score histograms beside it."""
     if run_dir is not None:
         if any(v is not None for v in (samples, members, nonmembers, reference)):
             raise GanguardError("give a run directory or samples/members/nonmembers, not both")
         result, scores, out = _audit_run(
-            Path(run_dir), attacks, n_per_class, k, seed, out, settings, progress
+            Path(run_dir), attacks, n_per_class, k, seed, out, settings, progress, step
         )
     else:
         if samples is None or members is None or nonmembers is None:
@@ -261,12 +263,12 @@ def _samples_threat(samples, members, nonmembers, reference, seed):  # noqa: ANN
     return ThreatModel(samples=s, reference=ref, seed=seed), mem, non
 
 
-def _audit_run(run_dir, attacks, n_per_class, k, seed, out, settings, progress):  # noqa: ANN001, ANN202
+def _audit_run(run_dir, attacks, n_per_class, k, seed, out, settings, progress, step):  # noqa: ANN001, ANN202
     from ganguard.data import load_dataset
     from ganguard.data.split import check_split
     from ganguard.train import load_run
 
-    run = load_run(run_dir)
+    run = load_run(run_dir, step)
     ds = load_dataset(run.config.data.name, run.config.data.path)
     check_split(run.split, ds)
     s_idx, h_idx = run.split.members, run.split.holdout

@@ -80,6 +80,35 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     print(format_utility_table(result))
 
 
+def _cmd_sweep(args: argparse.Namespace) -> None:
+    from ganguard.sweep import load_sweep, run_sweep
+
+    sweep = load_sweep(args.sweep, args.out)
+    print(f"sweep {args.sweep}: {len(sweep.runs)} runs in {sweep.path}")
+    if args.dry_run:
+        for spec in sweep.runs:
+            print(f"  {spec.name}")
+        return
+
+    def report(result: dict) -> None:
+        row = result.get("row", {})
+        if result.get("skipped"):
+            print(f"  skipped (finished): {result['name']}")
+        elif result.get("status") == "ok":
+            print(f"  done {result['name']}: best AUC {row.get('best_auc', float('nan')):.3f} "
+                  f"({row.get('best_attack')}), FID {row.get('fid', float('nan')):.1f}, "
+                  f"{result.get('seconds', 0):.0f} s")  # fmt: skip
+        else:
+            print(f"  FAILED {result['name']}: {result.get('error')}")
+
+    results = run_sweep(sweep, args.executor, args.workers, args.address, report)
+    failed = sum(r.get("status") != "ok" for r in results)
+    print(f"{len(results) - failed} runs ok, {failed} failed: {sweep.path / 'results.md'}")
+    if failed:
+        where = sweep.path / "results.md"
+        raise GanguardError(f"{failed} of {len(results)} runs failed (see {where})")
+
+
 def _cmd_report(args: argparse.Namespace) -> None:
     from ganguard.report.html import write_report
 
@@ -157,6 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=5000,
                    help="generated samples for the members-at-risk section")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("sweep", help="a grid of runs, each trained, audited and evaluated")
+    p.add_argument("sweep", help="sweep YAML (base config, variants, grid)")
+    p.add_argument("--out", help="sweep folder (default: sweeps/<file name>)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--workers", type=int, default=1,
+                   help="local: runs at a time, torch threads split between them")
+    p.add_argument("--address", help="ray: cluster address (default: a local Ray instance)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and stop")
+    p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("datasets", help="list the data sets and whether each is available here")
     p.set_defaults(func=_cmd_datasets)

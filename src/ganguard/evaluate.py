@@ -68,15 +68,17 @@ def evaluate(
     kid_subsets: int = 100,
     inception: bool = True,
     feature_settings: FeatureNetSettings | None = None,
+    step: int | None = None,
 ) -> UtilityResult:
     """Utility metrics of a run: `n` generated samples (default min(|H|, 2 000)) against H, and
-    the real-vs-real floor. Writes `out` (default RUN_DIR/utility.json) atomically."""
+    the real-vs-real floor, for the last checkpoint (or the kept one at `step`). Writes `out`
+    (default RUN_DIR/utility.json) atomically."""
     from ganguard.data import load_dataset
     from ganguard.data.split import check_split
     from ganguard.train import load_run
 
     started = time.perf_counter()
-    run = load_run(run_dir)
+    run = load_run(run_dir, step)
     ds = load_dataset(run.config.data.name, run.config.data.path)
     check_split(run.split, ds)
     split = run.split

@@ -26,6 +26,7 @@ from ganguard.errors import GanguardError
 from ganguard.methods import Method, RandomStreams, method_class
 from ganguard.metrics import overfitting
 from ganguard.runs import (
+    checkpoint_dirs,
     global_rng_state,
     latest_checkpoint,
     load_checkpoint,
@@ -258,8 +259,9 @@ def train(
     return Run(out, config, split, method, step)
 
 
-def load_run(run_dir: str | Path) -> Run:
-    """Open a trained run for sampling or auditing: its config, split and last weights."""
+def load_run(run_dir: str | Path, step: int | None = None) -> Run:
+    """Open a trained run for sampling or auditing: its config, split and last weights (or the
+    weights of the checkpoint at `step`, when kept: see train.keep_checkpoints)."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise GanguardError(f"{run_dir} is not a run directory (no config.yaml)")
@@ -272,6 +274,13 @@ def load_run(run_dir: str | Path) -> Run:
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
         raise GanguardError(f"{run_dir} has no checkpoint yet")
+    if step is not None:
+        kept = {int(d.name.split("_")[1]): d for d in checkpoint_dirs(run_dir)}
+        if step not in kept:
+            raise GanguardError(
+                f"{run_dir} has no checkpoint at step {step} (kept: {sorted(kept)})"
+            )
+        checkpoint = kept[step]
     step, state = load_checkpoint(checkpoint)
     shape = tuple(state["shape"]) if "shape" in state else None
     if shape is None:

@@ -1,0 +1,200 @@
+"""`ganguard sweep`: expansion of a grid into runs, the local and Ray executors, skipping finished
+runs, recording failed ones, and the aggregated tables."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TINY
+
+from ganguard.errors import GanguardError
+from ganguard.sweep import expand, load_sweep, run_sweep, sweep_settings
+
+FAST = {"curve_points": 2, "audit_k": 300, "kid_subsets": 3,
+        "attacks": "logan_wb,ganleaks_fbb,montecarlo"}  # fmt: skip
+
+
+def _sweep_file(tmp_path: Path, **changes) -> Path:  # noqa: ANN003
+    raw = {
+        "base": TINY,
+        "variants": {"gan": {"method": {"name": "gan"}},
+                     "megan": {"method": {"name": "megan", "lam": 2.0}}},
+        "grid": {"seed": [0, 1]},
+        **FAST,
+        **changes,
+    }  # fmt: skip
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def test_expand_crosses_variants_with_the_grid() -> None:
+    settings = sweep_settings({
+        "base": TINY,
+        "overrides": {"train.steps": 30},
+        "variants": {"gan": {"method": {"name": "gan"}},
+                     "megan": {"method": {"name": "megan", "lam": 5.0, "mode": "entropy"}}},
+        "grid": {"data.n_members": [64, 100], "seed": [0, 1, 2]},
+    })  # fmt: skip
+    specs = expand(settings)
+    assert len(specs) == 2 * 2 * 3
+    assert specs[0].name == "gan_n_members64_seed0"
+    assert specs[-1].name == "megan_n_members100_seed2"
+    megan = specs[-1].config
+    assert megan["method"]["lam"] == 5.0 and megan["method"]["mode"] == "entropy"
+    assert megan["data"]["n_members"] == 100 and megan["seed"] == 2
+    assert megan["train"]["steps"] == 30 and megan["model"]["d_width"] == 16
+    # a mapping replaces its section: no MEGAN option leaks into the GAN's method section
+    assert specs[0].config["method"] == {"name": "gan"}
+    # runs that differ only in seed form one group, averaged in the table
+    assert {s.group for s in specs if s.variant == "gan"} == {"gan_n_members64", "gan_n_members100"}
+
+
+def test_sweep_files_with_errors_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(GanguardError, match="sweep key colour: unknown key"):
+        sweep_settings({"colour": 1})
+    with pytest.raises(GanguardError, match="sweep run gan_seed0: config key method.lam"):
+        expand(sweep_settings({"base": TINY, "variants": {"gan": {"method.lam": 1}},
+                               "grid": {"seed": [0]}}))  # fmt: skip
+    with pytest.raises(GanguardError, match="share the directory"):
+        expand(sweep_settings({"base": TINY, "variants": {"a b": {}, "ab": {}}}))
+    with pytest.raises(GanguardError, match="sweep file not found"):
+        load_sweep(tmp_path / "missing.yaml")
+
+
+@pytest.fixture(scope="module")
+def finished_sweep(tmp_path_factory: pytest.TempPathFactory):
+    """A 2 × 2 sweep plus a variant that cannot run, run one at a time."""
+    root = tmp_path_factory.mktemp("sweep")
+    path = _sweep_file(root, variants={
+        "gan": {"method": {"name": "gan"}},
+        "megan": {"method": {"name": "megan", "lam": 2.0}},
+        "broken": {"method": {"name": "pargan", "k": 100}},  # more parts than members
+    })  # fmt: skip
+    sweep = load_sweep(path, root / "out")
+    return sweep, run_sweep(sweep)
+
+
+def test_every_run_is_trained_audited_and_evaluated(finished_sweep) -> None:
+    sweep, results = finished_sweep
+    ok = [r for r in results if r["status"] == "ok"]
+    assert [r["name"] for r in ok] == ["gan_seed0", "gan_seed1", "megan_seed0", "megan_seed1"]
+    for r in ok:
+        run_dir = sweep.path / "runs" / r["name"]
+        for name in ("audit.json", "utility.json", "metrics.jsonl", "samples.png"):
+            assert (run_dir / name).is_file(), name
+        # SPEC §9: the checkpoint half-way is audited with the fast attacks and evaluated
+        assert [p["step"] for p in r["curve"]] == [10, 20]
+        assert (run_dir / "curve" / "audit_0000010.json").is_file()
+        assert set(r["curve"][0]["auc"]) == {"logan_wb", "ganleaks_fbb", "montecarlo"}
+        audit = json.loads((run_dir / "audit.json").read_text())
+        row = r["row"]
+        aucs = {n: a["metrics"]["auc"] for n, a in audit["attacks"].items()}
+        assert row["best_auc"] == max(aucs.values()) and row["auc_logan_wb"] == aucs["logan_wb"]
+        utility = json.loads((run_dir / "utility.json").read_text())
+        assert row["fid"] == utility["generated"]["fid"]
+    assert ok[2]["row"]["weights"] == "lam=2.0" and ok[0]["row"]["weights"] == ""
+
+
+def test_a_failed_run_is_recorded_and_the_others_go_on(finished_sweep) -> None:
+    sweep, results = finished_sweep
+    failed = [r for r in results if r["status"] != "ok"]
+    assert [r["name"] for r in failed] == ["broken_seed0", "broken_seed1"]
+    assert "100 parts of S need at least 100 members" in failed[0]["error"]
+    md = (sweep.path / "results.md").read_text()
+    assert "## Failed runs" in md and "broken_seed0" in md
+
+
+def test_results_tables_and_plot(finished_sweep) -> None:
+    sweep, results = finished_sweep
+    with open(sweep.path / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["run"] for r in rows] == ["gan_seed0", "gan_seed1", "megan_seed0", "megan_seed1"]
+    for column in ("method", "weights", "n", "seed", "auc_logan_wb", "tpr1_ganleaks_fbb",
+                   "best_auc", "fid", "kid", "precision", "recall", "epsilon", "train_seconds"):
+        assert column in rows[0], column  # fmt: skip
+    md = (sweep.path / "results.md").read_text()
+    assert "## Mean ± std over seeds" in md
+    gan = [r["row"] for r in results if r.get("group") == "gan" and r["status"] == "ok"]
+    mean = (gan[0]["best_auc"] + gan[1]["best_auc"]) / 2
+    assert f"| gan | gan | – | 64 | 2 | {mean:.3f} ± " in md
+    assert (sweep.path / "privacy_utility.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_rerun_skips_finished_runs_and_retries_failed_ones(finished_sweep) -> None:
+    sweep, _ = finished_sweep
+    result = sweep.path / "runs" / "gan_seed0" / "result.json"
+    before = result.stat().st_mtime_ns
+    seen = []
+    results = run_sweep(sweep, report=seen.append)
+    assert result.stat().st_mtime_ns == before
+    skipped = sorted(r["name"] for r in seen if r.get("skipped"))
+    assert skipped == ["gan_seed0", "gan_seed1", "megan_seed0", "megan_seed1"]
+    retried = [r["name"] for r in seen if not r.get("skipped")]
+    assert retried == ["broken_seed0", "broken_seed1"]
+    assert len(results) == 6
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    from ganguard.train import train
+
+    sweep = load_sweep(_sweep_file(tmp_path, variants={"gan": {}}, grid={"seed": [0]}),
+                       tmp_path / "out")  # fmt: skip
+    spec = sweep.runs[0]
+    half = {**spec.config, "train": {**spec.config["train"], "steps": 10,
+                                     "checkpoint_every": 10, "keep_checkpoints": 0,
+                                     "progress": False}}  # fmt: skip
+    run_dir = sweep.path / "runs" / spec.name
+    train(half, run_dir)  # as if the sweep had been killed half-way
+    (result,) = run_sweep(sweep)
+    assert result["status"] == "ok" and [p["step"] for p in result["curve"]] == [10, 20]
+    straight = load_sweep(_sweep_file(tmp_path, variants={"gan": {}}, grid={"seed": [0]}),
+                          tmp_path / "straight")  # fmt: skip
+    (other,) = run_sweep(straight)
+    assert result["row"]["best_auc"] == other["row"]["best_auc"]
+    assert result["row"]["fid"] == other["row"]["fid"]
+
+
+def test_workers_run_in_parallel_processes_with_the_same_results(finished_sweep, tmp_path):
+    sweep, results = finished_sweep
+    parallel = load_sweep(_sweep_file(tmp_path), tmp_path / "parallel")
+    got = run_sweep(parallel, workers=2)
+    by_name = {r["name"]: r["row"] for r in results if r["status"] == "ok"}
+    for r in got:
+        assert r["status"] == "ok"
+        expected = by_name[r["name"]]
+        assert r["row"]["fid"] == pytest.approx(expected["fid"], rel=1e-3)
+        assert r["row"]["best_auc"] == pytest.approx(expected["best_auc"], abs=0.02)
+
+
+def test_the_ray_executor_on_a_local_ray_instance(finished_sweep, tmp_path):
+    pytest.importorskip("ray")
+    sweep, results = finished_sweep
+    on_ray = load_sweep(_sweep_file(tmp_path, cpus_per_run=1), tmp_path / "ray")
+    got = run_sweep(on_ray, executor="ray")
+    assert sorted(r["name"] for r in got) == ["gan_seed0", "gan_seed1", "megan_seed0",
+                                              "megan_seed1"]  # fmt: skip
+    by_name = {r["name"]: r["row"] for r in results if r["status"] == "ok"}
+    for r in got:
+        assert r["status"] == "ok"
+        run_dir = on_ray.path / "runs" / r["name"]  # gathered back from the worker
+        assert (run_dir / "audit.json").is_file() and (run_dir / "checkpoints").is_dir()
+        assert r["row"]["fid"] == pytest.approx(by_name[r["name"]]["fid"], rel=1e-3)
+    assert "megan_seed1" in (on_ray.path / "results.md").read_text()
+
+
+def test_sweep_cli(tmp_path: Path, run_cli, expect_cli_error) -> None:
+    path = _sweep_file(tmp_path, variants={"gan": {}}, grid={"seed": [0]})
+    code, out, err = run_cli("sweep", path, "--out", tmp_path / "cli", "--dry-run")
+    assert code == 0, err
+    assert "1 runs" in out and "gan_seed0" in out and not (tmp_path / "cli" / "runs").exists()
+    code, out, err = run_cli("sweep", path, "--out", tmp_path / "cli")
+    assert code == 0, err
+    assert "done gan_seed0: best AUC" in out and "1 runs ok, 0 failed" in out
+    assert "unknown key" in expect_cli_error("sweep", _sweep_file(tmp_path / "bad", colour=1))
+    assert "--workers" in expect_cli_error("sweep", path, "--workers", 0)
