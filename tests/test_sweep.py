@@ -198,3 +198,16 @@ def test_sweep_cli(tmp_path: Path, run_cli, expect_cli_error) -> None:
     assert "done gan_seed0: best AUC" in out and "1 runs ok, 0 failed" in out
     assert "unknown key" in expect_cli_error("sweep", _sweep_file(tmp_path / "bad", colour=1))
     assert "--workers" in expect_cli_error("sweep", path, "--workers", 0)
+
+
+def test_weights_name_the_options_that_differ_from_the_defaults() -> None:
+    from ganguard.config import config_from_dict
+    from ganguard.sweep import _weights
+
+    # DP-GAN's options cannot be built without a noise source: defaults come from the fields
+    dp = config_from_dict({"model": {"spectral_norm": False},
+                           "method": {"name": "dpgan", "target_epsilon": 10}})  # fmt: skip
+    assert _weights(dp) == "target_epsilon=10.0"
+    megan = config_from_dict({"method": {"name": "megan", "lam": 20, "critic_input": "features"}})
+    assert _weights(megan) == "lam=20.0 critic_input=features"
+    assert _weights(config_from_dict({"method": {"name": "gan"}})) == ""

@@ -296,7 +296,9 @@ def _weights(config) -> str:  # noqa: ANN001
     from ganguard.methods import method_class
 
     options = config.method.model_dump()
-    defaults = method_class(config.method.name).Options().model_dump()
+    # field defaults, not Options(): some methods cannot be built without options (DP-GAN)
+    fields = method_class(config.method.name).Options.model_fields
+    defaults = {k: f.get_default(call_default_factory=True) for k, f in fields.items()}
     changed = [f"{k}={v}" for k, v in options.items() if k != "name" and v != defaults.get(k)]
     return " ".join(changed)
 

@@ -1,0 +1,279 @@
+"""The privacy–utility benchmark (issue 6; protocol of SPEC §9), in two stages.
+
+    python benchmarks/privacy_utility.py --stage screen  [--workers N] [--executor ray ...]
+    python benchmarks/privacy_utility.py --stage confirm [--families gan-sn,megan,...] [--seeds 0,1]
+    python benchmarks/privacy_utility.py --stage tables
+
+`screen` runs every setting of `benchmarks/privacy_utility.yaml` on mnist-5k with 500 members and
+one seed; `confirm` runs the best setting of each family (chosen from the screen, below) on every
+data set and member-set size of the file's `confirm.data` with its seeds; `tables` rebuilds the
+committed results from whatever has finished. Each stage is a `ganguard sweep` in
+runs/benchmarks/<stage>/ (resumable: rerun the command to finish or extend it), and writes its
+CSV, Markdown table and plots to benchmarks/results/ with the command and the wall time.
+
+Choosing the best setting of a family (SPEC §9, on the screen's end points): the quality bar is
+1.25 × the best GAN FID (the `gan` and `gan-sn` families); among a family's settings that meet it,
+the one with the lowest best-attack AUC; if none meets it, the lowest FID among those whose best
+attack's 95% interval contains 0.5; else the lowest best-attack AUC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ganguard.sweep import Sweep, SweepSettings, aggregate, collect, expand, run_sweep
+
+HERE = Path(__file__).resolve().parent
+SPEC_FILE = HERE / "privacy_utility.yaml"
+RESULTS = HERE / "results"
+WORK = Path("runs") / "benchmarks"
+GAN_FAMILIES = ("gan", "gan-sn")
+QUALITY_FACTOR = 1.25
+
+
+def load_spec(path: Path = SPEC_FILE) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def family_of(spec: dict[str, Any]) -> dict[str, str]:
+    """setting name -> family."""
+    return {name: fam for fam, settings in spec["families"].items() for name in settings}
+
+
+def stage_sweep(spec: dict[str, Any], stage: str, families: list[str] | None,
+                seeds: list[int] | None) -> Sweep:  # fmt: skip
+    settings: dict[str, Any] = {"base": spec["base"], **spec["sweep"]}
+    if stage == "screen":
+        variants = {n: v for f, fam in spec["families"].items() for n, v in fam.items()
+                    if not families or f in families}  # fmt: skip
+        settings["variants"] = variants
+        settings["grid"] = {"seed": seeds or spec["screen"]["seeds"]}
+    else:
+        chosen = choose_best(spec)
+        if families:
+            chosen = {f: chosen[f] for f in families}
+        variants = {}
+        for data_name, data_keys in spec["confirm"]["data"].items():
+            keys = {k: v for k, v in data_keys.items() if k != "max_reference"}
+            for fam, setting in chosen.items():
+                changes = {**spec["families"][fam][setting], **keys}
+                cap = data_keys.get("max_reference")
+                if cap is not None:
+                    wanted = changes.get("data.n_reference", spec["base"]["data"]["n_reference"])
+                    changes["data.n_reference"] = min(wanted, cap)
+                variants[f"{data_name}_{setting}"] = changes
+        settings["variants"] = variants
+        settings["grid"] = {"seed": seeds or spec["confirm"]["seeds"]}
+    parsed = SweepSettings.model_validate(settings)
+    return Sweep(WORK / stage, parsed, expand(parsed))
+
+
+# -- choosing and comparing ---------------------------------------------------------------------
+def _ci_contains_half(row: dict[str, Any]) -> bool:
+    return row["best_auc_lo"] <= 0.5 <= row["best_auc_hi"]
+
+
+def choose_best(spec: dict[str, Any]) -> dict[str, str]:
+    """family -> its best setting on the screen's end points (see the module's text)."""
+    rows = [r["row"] for r in collect(WORK / "screen") if r.get("status") == "ok"]
+    if not rows:
+        raise SystemExit("no finished screening runs: run --stage screen first")
+    fam = family_of(spec)
+    gan_fids = [r["fid"] for r in rows if fam.get(r["variant"]) in GAN_FAMILIES]
+    bar = QUALITY_FACTOR * min(gan_fids) if gan_fids else math.inf
+    chosen = {}
+    for family, settings in spec["families"].items():
+        mine = [r for r in rows if r["variant"] in settings]
+        if not mine:
+            continue
+        good = [r for r in mine if r["fid"] <= bar]
+        private = [r for r in mine if _ci_contains_half(r)]
+        if good:
+            best = min(good, key=lambda r: (r["best_auc"], r["fid"]))
+        elif private:
+            best = min(private, key=lambda r: r["fid"])
+        else:
+            best = min(mine, key=lambda r: r["best_auc"])
+        chosen[family] = best["variant"]
+    return chosen
+
+
+def curve_points(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return [p for p in result.get("curve", []) if p.get("fid") is not None]
+
+
+def matched(results: list[dict[str, Any]], fam: dict[str, str]) -> list[dict[str, Any]]:
+    """Per (data, family): SPEC §9's matched quality (the lowest best-attack AUC over the
+    checkpoints with FID ≤ 1.25 × the best GAN FID of that data set) and matched privacy (the
+    lowest FID over the checkpoints whose best attack's interval contains 0.5), mean ± std over
+    seeds; a seed with no such checkpoint counts as missing."""
+    by_data: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        if r.get("status") == "ok":
+            by_data.setdefault(r["variant"].split("_")[0], []).append(r)
+    table = []
+    for data, runs in by_data.items():
+        setting = lambda r: r["variant"].split("_", 1)[1]  # noqa: E731
+        gan_fids = [p["fid"] for r in runs if fam.get(setting(r)) in GAN_FAMILIES
+                    for p in curve_points(r)]  # fmt: skip
+        bar = QUALITY_FACTOR * min(gan_fids) if gan_fids else math.inf
+        families: dict[str, list[dict[str, Any]]] = {}
+        for r in runs:
+            families.setdefault(fam.get(setting(r), setting(r)), []).append(r)
+        for family, members in families.items():
+            auc_q, fid_p = [], []
+            for r in members:
+                ok = [p["best_auc"] for p in curve_points(r) if p["fid"] <= bar]
+                if ok:
+                    auc_q.append(min(ok))
+                priv = [p["fid"] for p in curve_points(r)
+                        if p["best_auc_ci"][0] <= 0.5 <= p["best_auc_ci"][1]]  # fmt: skip
+                if priv:
+                    fid_p.append(min(priv))
+            table.append({"data": data, "family": family, "setting": setting(members[0]),
+                          "seeds": len(members), "fid_bar": bar,
+                          "auc_at_matched_quality": _mean_std(auc_q), "n_quality": len(auc_q),
+                          "fid_at_matched_privacy": _mean_std(fid_p),
+                          "n_privacy": len(fid_p)})  # fmt: skip
+    return table
+
+
+def _mean_std(values: list[float]) -> tuple[float, float] | None:
+    if not values:
+        return None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def _pm(v: tuple[float, float] | None, digits: int = 3) -> str:
+    return "–" if v is None else f"{v[0]:.{digits}f} ± {v[1]:.{digits}f}"
+
+
+def frontier_png(results: list[dict[str, Any]], fam: dict[str, str], title: str) -> bytes:
+    """FID against best-attack AUC along training, one line per run, coloured by family."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    colours: dict[str, Any] = {}
+    cmap = plt.get_cmap("tab10")
+    for r in results:
+        if r.get("status") != "ok":
+            continue
+        setting = r["variant"].split("_", 1)[-1]
+        family = fam.get(setting, fam.get(r["variant"], r["variant"]))
+        colour = colours.setdefault(family, cmap(len(colours) % 10))
+        pts = curve_points(r)
+        ax.plot([p["fid"] for p in pts], [p["best_auc"] for p in pts], "-o", ms=3, lw=1,
+                color=colour, alpha=0.7, label=family if family not in ax.get_legend_handles_labels()[1] else None)  # noqa: E501
+    ax.axhline(0.5, color="grey", ls=":", lw=1)
+    ax.set_xlabel("FID against the holdout (feature network; lower is better)")
+    ax.set_ylabel("best attack AUC (0.5 = chance)")
+    ax.set_xscale("log")
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+# -- writing the committed results ---------------------------------------------------------------
+def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float | None) -> None:
+    folder = WORK / stage
+    results = aggregate(folder)
+    fam = family_of(spec)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = RESULTS / f"privacy_utility_{stage}"
+    for suffix in (".csv", ".md"):
+        text = (folder / f"results{suffix}").read_text()
+        Path(f"{stem}{suffix}").write_text(text)
+    png = folder / "privacy_utility.png"
+    if png.exists():
+        Path(f"{stem}_endpoints.png").write_bytes(png.read_bytes())
+    Path(f"{stem}_curves.png").write_bytes(frontier_png(results, fam, f"{stage}: along training"))
+
+    meta_path = Path(f"{stem}.json")
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"invocations": []}
+    if seconds is not None:
+        finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        meta["invocations"].append(
+            {"command": command, "wall_seconds": round(seconds, 1), "finished": finished}
+        )
+    ok = [r for r in results if r.get("status") == "ok"]
+    meta["runs_ok"] = len(ok)
+    meta["runs_failed"] = len(results) - len(ok)
+    meta["train_seconds"] = round(sum(r["row"]["train_seconds"] for r in ok), 1)
+    meta["run_seconds"] = round(sum(r.get("seconds", 0) for r in ok), 1)
+    if stage == "screen":
+        meta["chosen"] = choose_best(spec)
+    else:
+        meta["matched"] = matched(results, fam)
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+
+    if stage == "confirm":
+        lines = ["# Matched quality and matched privacy (SPEC §9)", "",
+                 "Per data set and family, mean ± std over seeds: the lowest best-attack AUC over "
+                 "the checkpoints with FID ≤ 1.25 × the best GAN FID of that data set, and the "
+                 "lowest FID over the checkpoints whose best attack's 95% interval contains 0.5 "
+                 "(k/n: seeds that had such a checkpoint).", "",
+                 "| data | family | setting | seeds | FID bar | AUC at matched quality | "
+                 "FID at matched privacy |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for m in meta["matched"]:
+            q = f"{_pm(m['auc_at_matched_quality'])} ({m['n_quality']}/{m['seeds']})"
+            p = f"{_pm(m['fid_at_matched_privacy'], 1)} ({m['n_privacy']}/{m['seeds']})"
+            lines.append(f"| {m['data']} | {m['family']} | {m['setting']} | {m['seeds']} | "
+                         f"{m['fid_bar']:.1f} | {q} | {p} |")  # fmt: skip
+        Path(f"{stem}_matched.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", choices=["screen", "confirm", "tables"], required=True)
+    parser.add_argument("--families", help="only these families (comma-separated)")
+    parser.add_argument("--seeds", help="override the stage's seeds (comma-separated)")
+    parser.add_argument("--executor", choices=["local", "ray"], default="local")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--address")
+    parser.add_argument("--spec", type=Path, default=SPEC_FILE)
+    args = parser.parse_args(argv)
+    spec = load_spec(args.spec)
+    command = "python benchmarks/privacy_utility.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))  # noqa: E501
+    if args.stage == "tables":
+        for stage in ("screen", "confirm"):
+            if (WORK / stage / "runs").is_dir():
+                write_results(stage, spec, command, None)
+        return 0
+    families = args.families.split(",") if args.families else None
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    sweep = stage_sweep(spec, args.stage, families, seeds)
+    print(f"{args.stage}: {len(sweep.runs)} runs in {sweep.path}", flush=True)
+
+    def report(result: dict[str, Any]) -> None:
+        row = result.get("row") or {}
+        state = "skipped" if result.get("skipped") else result.get("status")
+        print(f"  {state:8s} {result.get('name')}: AUC {row.get('best_auc')} FID {row.get('fid')} "
+              f"{result.get('error', '')}", flush=True)  # fmt: skip
+
+    started = time.perf_counter()
+    run_sweep(sweep, args.executor, args.workers, args.address, report)
+    write_results(args.stage, spec, command, time.perf_counter() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
