@@ -51,7 +51,7 @@ def family_of(spec: dict[str, Any]) -> dict[str, str]:
 
 
 def stage_sweep(spec: dict[str, Any], stage: str, families: list[str] | None,
-                seeds: list[int] | None) -> Sweep:  # fmt: skip
+                seeds: list[int] | None, data: list[str] | None = None) -> Sweep:  # fmt: skip
     settings: dict[str, Any] = {"base": spec["base"], **spec["sweep"]}
     if stage == "screen":
         variants = {n: v for f, fam in spec["families"].items() for n, v in fam.items()
@@ -64,6 +64,8 @@ def stage_sweep(spec: dict[str, Any], stage: str, families: list[str] | None,
             chosen = {f: chosen[f] for f in families}
         variants = {}
         for data_name, data_keys in spec["confirm"]["data"].items():
+            if data and data_name not in data:
+                continue
             keys = {k: v for k, v in data_keys.items() if k != "max_reference"}
             for fam, setting in chosen.items():
                 changes = {**spec["families"][fam][setting], **keys}
@@ -246,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", choices=["screen", "confirm", "tables"], required=True)
     parser.add_argument("--families", help="only these families (comma-separated)")
     parser.add_argument("--seeds", help="override the stage's seeds (comma-separated)")
+    parser.add_argument("--data", help="confirm: only these entries of confirm.data")
     parser.add_argument("--executor", choices=["local", "ray"], default="local")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--address")
@@ -260,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     families = args.families.split(",") if args.families else None
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
-    sweep = stage_sweep(spec, args.stage, families, seeds)
+    data = args.data.split(",") if args.data else None
+    sweep = stage_sweep(spec, args.stage, families, seeds, data)
     print(f"{args.stage}: {len(sweep.runs)} runs in {sweep.path}", flush=True)
 
     def report(result: dict[str, Any]) -> None:

@@ -177,7 +177,7 @@ def _token(value: Any) -> str:
         return "+".join(_token(v) for v in value) or "none"
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return re.sub(r"[^A-Za-z0-9.+-]", "", str(value))
+    return re.sub(r"[^A-Za-z0-9._+-]", "", str(value))
 
 
 def _run_name(variant: str, values: dict[str, Any]) -> str:
