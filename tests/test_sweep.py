@@ -208,6 +208,6 @@ def test_weights_name_the_options_that_differ_from_the_defaults() -> None:
     dp = config_from_dict({"model": {"spectral_norm": False},
                            "method": {"name": "dpgan", "target_epsilon": 10}})  # fmt: skip
     assert _weights(dp) == "target_epsilon=10.0"
-    megan = config_from_dict({"method": {"name": "megan", "lam": 20, "critic_input": "features"}})
-    assert _weights(megan) == "lam=20.0 critic_input=features"
+    megan = config_from_dict({"method": {"name": "megan", "lam": 5, "critic_input": "logit"}})
+    assert _weights(megan) == "lam=5.0 critic_input=logit"
     assert _weights(config_from_dict({"method": {"name": "gan"}})) == ""

@@ -110,7 +110,7 @@ def differing(a: dict, b: dict, name: str) -> list[str]:
 
 
 MEGAN_LAM0 = {
-    "fano": {"name": "megan", "lam": 0.0, "mode": "fano"},
+    "fano": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_input": "logit"},
     "fano_features": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_input": "features",
                       "critic_steps": 2},  # fmt: skip
     "entropy_members": {"name": "megan", "lam": 0.0, "mode": "entropy", "entropy_on": "members"},
