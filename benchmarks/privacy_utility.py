@@ -114,7 +114,8 @@ def curve_points(result: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in result.get("curve", []) if p.get("fid") is not None]
 
 
-def matched(results: list[dict[str, Any]], fam: dict[str, str]) -> list[dict[str, Any]]:
+def matched(results: list[dict[str, Any]], fam: dict[str, str],
+            data_order: list[str]) -> list[dict[str, Any]]:  # fmt: skip
     """Per (data, family): SPEC §9's matched quality (the lowest best-attack AUC over the
     checkpoints with FID ≤ 1.25 × the best GAN FID of that data set) and matched privacy (the
     lowest FID over the checkpoints whose best attack's interval contains 0.5), mean ± std over
@@ -124,7 +125,8 @@ def matched(results: list[dict[str, Any]], fam: dict[str, str]) -> list[dict[str
         if r.get("status") == "ok":
             by_data.setdefault(r["variant"].split("_")[0], []).append(r)
     table = []
-    for data, runs in by_data.items():
+    rank = {d: i for i, d in enumerate(data_order)}
+    for data, runs in sorted(by_data.items(), key=lambda item: rank.get(item[0], len(rank))):
         setting = lambda r: r["variant"].split("_", 1)[1]  # noqa: E731
         gan_fids = [p["fid"] for r in runs if fam.get(setting(r)) in GAN_FAMILIES
                     for p in curve_points(r)]  # fmt: skip
@@ -224,7 +226,7 @@ def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float
     if stage == "screen":
         meta["chosen"] = choose_best(spec)
     else:
-        meta["matched"] = matched(results, fam)
+        meta["matched"] = matched(results, fam, list(spec["confirm"]["data"]))
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
 
     if stage == "confirm":

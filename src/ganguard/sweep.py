@@ -506,6 +506,8 @@ def aggregate(sweep_dir: str | Path) -> list[dict[str, Any]]:
     sweep_dir = Path(sweep_dir)
     results = collect(sweep_dir)
     rows = [r["row"] for r in results if r.get("status") == "ok"]
+    for row in rows:  # against today's defaults, which may have changed since the run
+        row["weights"] = _current_weights(sweep_dir / "runs" / row["run"], row["weights"])
     write_atomic(sweep_dir / "results.csv", rows_csv(rows))
     failed = [r for r in results if r.get("status") != "ok"]
     write_atomic(sweep_dir / "results.md", results_markdown(rows, failed))
@@ -520,6 +522,15 @@ def aggregate(sweep_dir: str | Path) -> list[dict[str, Any]]:
         if points:
             write_atomic(sweep_dir / "privacy_utility.png", privacy_utility_png(points))
     return results
+
+
+def _current_weights(run_dir: Path, recorded: str) -> str:
+    from ganguard.config import config_from_dict
+
+    try:
+        return _weights(config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text())))
+    except (OSError, yaml.YAMLError, GanguardError):
+        return recorded
 
 
 def rows_csv(rows: list[dict[str, Any]]) -> str:
