@@ -83,3 +83,26 @@ def fresh_method(tiny: dict, name: str, members: torch.Tensor, **options):  # no
     method = build_method(config, SHAPE)
     method.attach_data(members, torch.empty(0, *SHAPE))
     return method
+
+
+def check_draws_from_own_parts(tiny: dict, name: str, **options) -> None:  # noqa: ANN003
+    """One step of a method with 3 parts of S: stream members_i draws only records of part i."""
+    members = random_members()
+    method = fresh_method(tiny, name, members, **options)
+    seen: dict[str, torch.Tensor] = {}
+    draw = method.draw_labelled
+
+    def recording_draw(data, labels, stream, n=None):  # noqa: ANN001, ANN202
+        batch = draw(data, labels, stream, n)
+        seen[stream] = batch[0]
+        return batch
+
+    method.draw_labelled = recording_draw
+    method.step()
+    assert set(seen) == {"members_0", "members_1", "members_2"}
+    flat = members.flatten(1)
+    for i, idx in enumerate(method.part_indices):
+        # every record of the batch is a record of part i
+        matches = (seen[f"members_{i}"].flatten(1)[:, None] == flat[None]).all(2)
+        assert matches.any(1).all()
+        assert set(matches.float().argmax(1).tolist()) <= set(idx.tolist())

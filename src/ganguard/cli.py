@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_datasets)
 
     p = sub.add_parser("demo", help="GAN vs MEGAN on the embedded mnist-5k, side by side")
-    p.add_argument("--fast", action="store_true", help="a first look in under a minute")
+    p.add_argument("--fast", action="store_true", help="a first look in about a minute")
     p.add_argument("--out", default="runs/demo", help="folder for the two runs")
     p.set_defaults(func=_cmd_demo)
     return parser  # fmt: skip

@@ -122,15 +122,22 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         key, sep, text = item.partition("=")
         if not sep or not key:
             raise GanguardError(f"--set expects key=value, got {item!r}")
-        node = raw
-        parts = key.split(".")
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise GanguardError(f"config key {key}: {part} is not a section")
-            node = child
-        node[parts[-1]] = _parse_value(text)
+        node, last = dotted_parent(raw, key, "config key ")
+        node[last] = _parse_value(text)
     return raw
+
+
+def dotted_parent(raw: dict[str, Any], key: str, label: str) -> tuple[dict[str, Any], str]:
+    """For a dotted key `a.b.c`: the dict that holds `c` (sections made as needed) and `c`.
+    Errors read `<label><key>: <part> is not a section`."""
+    parts = str(key).split(".")
+    node = raw
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise GanguardError(f"{label}{key}: {part} is not a section")
+        node = child
+    return node, parts[-1]
 
 
 def config_from_dict(raw: dict[str, Any]) -> Config:

@@ -46,6 +46,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ganguard.config import config_from_dict, dotted_parent, load_config
 from ganguard.errors import GanguardError
 from ganguard.runs import write_atomic
 
@@ -126,8 +127,6 @@ def sweep_settings(raw: dict[str, Any]) -> SweepSettings:
 
 def expand(settings: SweepSettings) -> list[RunSpec]:
     """Every (variant, grid combination) as a validated RunSpec, in file order."""
-    from ganguard.config import config_from_dict, load_config
-
     if isinstance(settings.base, str):
         base = load_config(settings.base).to_dict()
     else:
@@ -159,14 +158,8 @@ def _with(raw: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """A copy of `raw` with dotted keys set; a mapping value replaces the whole section."""
     out = copy.deepcopy(raw)
     for key, value in changes.items():
-        parts = str(key).split(".")
-        node = out
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise GanguardError(f"sweep key {key}: {part} is not a section")
-            node = child
-        node[parts[-1]] = copy.deepcopy(value)
+        node, last = dotted_parent(out, key, "sweep key ")
+        node[last] = copy.deepcopy(value)
     return out
 
 
@@ -215,7 +208,6 @@ def run_one(spec: RunSpec, sweep_dir: Path, settings: SweepSettings) -> dict[str
 
 def _train_audit_evaluate(spec: RunSpec, run_dir: Path, s: SweepSettings) -> dict[str, Any]:
     from ganguard.audit import audit
-    from ganguard.config import config_from_dict
     from ganguard.evaluate import evaluate
     from ganguard.runs import checkpoint_dirs, latest_checkpoint, load_checkpoint
     from ganguard.train import train
@@ -525,8 +517,6 @@ def aggregate(sweep_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def _current_weights(run_dir: Path, recorded: str) -> str:
-    from ganguard.config import config_from_dict
-
     try:
         return _weights(config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text())))
     except (OSError, yaml.YAMLError, GanguardError):

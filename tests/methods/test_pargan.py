@@ -10,6 +10,7 @@ import pytest
 import torch
 from helpers import (
     assert_same_run,
+    check_draws_from_own_parts,
     check_sampling,
     fresh_method,
     metrics,
@@ -73,26 +74,7 @@ def test_options_are_validated(tiny_config: dict) -> None:
 
 
 def test_each_discriminator_draws_only_from_its_part(tiny_config: dict) -> None:
-    members = random_members()
-    method = fresh_method(tiny_config, "pargan", members, k=3)
-    seen: dict[str, torch.Tensor] = {}
-    draw = method.draw_labelled
-
-    def recording_draw(data, labels, stream, n=None):  # noqa: ANN001, ANN202
-        batch = draw(data, labels, stream, n)
-        seen[stream] = batch[0]
-        return batch
-
-    method.draw_labelled = recording_draw
-    method.step()
-    assert set(seen) == {"members_0", "members_1", "members_2"}
-    flat = members.flatten(1)
-    for i, idx in enumerate(method.part_indices):
-        # every record of the batch is a record of part i
-        matches = (seen[f"members_{i}"].flatten(1)[:, None] == flat[None]).all(2)
-        rows = matches.float().argmax(1)
-        assert matches.any(1).all()
-        assert set(rows.tolist()) <= set(idx.tolist())
+    check_draws_from_own_parts(tiny_config, "pargan", k=3)
 
 
 def test_a_discriminator_does_not_depend_on_the_other_parts(tiny_config: dict) -> None:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from helpers import (
     assert_same_run,
+    check_draws_from_own_parts,
     check_sampling,
     fresh_method,
     metrics,
@@ -163,24 +164,7 @@ def test_a_pair_does_not_depend_on_the_other_parts(tiny_config: dict) -> None:
 
 
 def test_each_discriminator_draws_only_from_its_part(tiny_config: dict) -> None:
-    members = random_members()
-    method = fresh_method(tiny_config, "privgan", members, n_pairs=3)
-    seen: dict[str, torch.Tensor] = {}
-    draw = method.draw_labelled
-
-    def recording_draw(data, labels, stream, n=None):  # noqa: ANN001, ANN202
-        batch = draw(data, labels, stream, n)
-        seen[stream] = batch[0]
-        return batch
-
-    method.draw_labelled = recording_draw
-    method.step()
-    assert set(seen) == {"members_0", "members_1", "members_2"}
-    flat = members.flatten(1)
-    for i, idx in enumerate(method.part_indices):
-        matches = (seen[f"members_{i}"].flatten(1)[:, None] == flat[None]).all(2)
-        assert matches.any(1).all()
-        assert set(matches.float().argmax(1).tolist()) <= set(idx.tolist())
+    check_draws_from_own_parts(tiny_config, "privgan", n_pairs=3)
 
 
 # -- training, resume and sampling ------------------------------------------------------------

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ganguard.attacks.base import DISCRIMINATOR, SAMPLES, Attack, ThreatModel
-from ganguard.config import Config, config_from_dict
+from ganguard.config import Config, config_from_dict, dotted_parent
 from ganguard.errors import GanguardError
 
 
@@ -78,14 +78,7 @@ class LoganWB(Attack):
 def _deep_update(base: dict[str, Any], overrides: dict[str, Any], where: str = "") -> None:
     """Merge `overrides` into `base` in place; keys may be nested dicts or dotted (`train.lr_d`)."""
     for key, value in overrides.items():
-        parts = str(key).split(".")
-        node = base
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise GanguardError(f"config_overrides: {where}{key}: {part} is not a section")
-            node = child
-        last = parts[-1]
+        node, last = dotted_parent(base, key, f"config_overrides: {where}")
         if isinstance(value, dict) and isinstance(node.get(last), dict):
             _deep_update(node[last], value, f"{where}{key}.")
         else:
