@@ -143,6 +143,11 @@ def load_checkpoint(path: Path) -> tuple[int, dict[str, Any]]:
         raise GanguardError(f"checkpoint {path} is inconsistent: {err!r}") from None
 
 
+def checkpoint_step(path: Path) -> int:
+    """The step of a checkpoint folder, from its name (`step_NNNNNNN`), without reading it."""
+    return int(Path(path).name.split("_")[1])
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
     dirs = checkpoint_dirs(run_dir)
     return dirs[-1] if dirs else None

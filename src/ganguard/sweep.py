@@ -209,7 +209,7 @@ def run_one(spec: RunSpec, sweep_dir: Path, settings: SweepSettings) -> dict[str
 def _train_audit_evaluate(spec: RunSpec, run_dir: Path, s: SweepSettings) -> dict[str, Any]:
     from ganguard.audit import audit
     from ganguard.evaluate import evaluate
-    from ganguard.runs import checkpoint_dirs, latest_checkpoint, load_checkpoint
+    from ganguard.runs import checkpoint_dirs, checkpoint_step, latest_checkpoint
     from ganguard.train import train
 
     raw = copy.deepcopy(spec.config)
@@ -221,18 +221,16 @@ def _train_audit_evaluate(spec: RunSpec, run_dir: Path, s: SweepSettings) -> dic
     config = config_from_dict(raw)
 
     resume = (run_dir / "config.yaml").exists()
-    done = resume and latest_checkpoint(run_dir) is not None
-    if done:
-        done = load_checkpoint(latest_checkpoint(run_dir))[0] >= steps
+    latest = latest_checkpoint(run_dir) if resume else None
     t0 = time.perf_counter()
-    if not done:
+    if latest is None or checkpoint_step(latest) < steps:
         train(config, run_dir, resume=resume, progress=False)
-    train_seconds = _train_seconds(run_dir, time.perf_counter() - t0)
+    measured = time.perf_counter() - t0
 
     audit_args = {"k": s.audit_k, "n_per_class": s.n_per_class, "seed": 0}
     curve = []
     (run_dir / CURVE_DIR).mkdir(exist_ok=True)
-    steps_kept = [int(d.name.split("_")[1]) for d in checkpoint_dirs(run_dir)]
+    steps_kept = [checkpoint_step(d) for d in checkpoint_dirs(run_dir)]
     for step in steps_kept if s.curve_points else []:
         if step == steps:
             continue  # the end point gets the full audit below
@@ -250,17 +248,16 @@ def _train_audit_evaluate(spec: RunSpec, run_dir: Path, s: SweepSettings) -> dic
         "variant": spec.variant,
         "group": spec.group,
         "values": spec.values,
-        "row": _row(spec, config, run_dir, a, u, train_seconds),
+        "row": _row(spec, config, _last_logged(run_dir), a, u, measured),
         "curve": curve,
     }
 
 
-def _train_seconds(run_dir: Path, measured: float) -> float:
-    """Training time from metrics.jsonl (time since the last start), or what was measured."""
+def _last_logged(run_dir: Path) -> dict[str, Any]:
+    """The last line of the run's metrics.jsonl ({} when there is none)."""
     path = run_dir / "metrics.jsonl"
     lines = path.read_text().splitlines() if path.exists() else []
-    logged = json.loads(lines[-1]).get("time") if lines else None
-    return round(float(logged if logged is not None else measured), 1)
+    return json.loads(lines[-1]) if lines else {}
 
 
 def _best(audit_result) -> tuple[str, Any] | None:  # noqa: ANN001
@@ -295,12 +292,10 @@ def _weights(config) -> str:  # noqa: ANN001
     return " ".join(changed)
 
 
-def _row(spec: RunSpec, config, run_dir: Path, a, u, train_seconds: float) -> dict[str, Any]:  # noqa: ANN001
+def _row(spec: RunSpec, config, last: dict[str, Any], a, u, measured: float) -> dict[str, Any]:  # noqa: ANN001, E501
+    """The table row; `last` is the last metrics.jsonl line (ε, and the training time since the
+    last start), `measured` the training time seen here when the log has none."""
     best = _best(a)
-    epsilon = None
-    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    if lines:
-        epsilon = json.loads(lines[-1]).get("epsilon")
     row: dict[str, Any] = {
         "run": spec.name,
         "group": spec.group,
@@ -329,8 +324,8 @@ def _row(spec: RunSpec, config, run_dir: Path, a, u, train_seconds: float) -> di
         kid=u.generated["kid"],
         precision=u.generated["precision"],
         recall=u.generated["recall"],
-        epsilon=epsilon,
-        train_seconds=train_seconds,
+        epsilon=last.get("epsilon"),
+        train_seconds=round(float(last.get("time", measured)), 1),
     )
     return row
 

@@ -27,6 +27,7 @@ from ganguard.methods import Method, RandomStreams, method_class
 from ganguard.metrics import overfitting
 from ganguard.runs import (
     checkpoint_dirs,
+    checkpoint_step,
     global_rng_state,
     latest_checkpoint,
     load_checkpoint,
@@ -275,7 +276,7 @@ def load_run(run_dir: str | Path, step: int | None = None) -> Run:
     if checkpoint is None:
         raise GanguardError(f"{run_dir} has no checkpoint yet")
     if step is not None:
-        kept = {int(d.name.split("_")[1]): d for d in checkpoint_dirs(run_dir)}
+        kept = {checkpoint_step(d): d for d in checkpoint_dirs(run_dir)}
         if step not in kept:
             raise GanguardError(
                 f"{run_dir} has no checkpoint at step {step} (kept: {sorted(kept)})"
