@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import statistics
 import sys
@@ -116,7 +117,7 @@ def curve_points(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def matched(results: list[dict[str, Any]], fam: dict[str, str],
             data_order: list[str]) -> list[dict[str, Any]]:  # fmt: skip
-    """Per (data, family): SPEC §9's matched quality (the lowest best-attack AUC over the
+    """Per (data, setting): SPEC §9's matched quality (the lowest best-attack AUC over the
     checkpoints with FID ≤ 1.25 × the best GAN FID of that data set) and matched privacy (the
     lowest FID over the checkpoints whose best attack's interval contains 0.5), mean ± std over
     seeds; a seed with no such checkpoint counts as missing."""
@@ -131,10 +132,11 @@ def matched(results: list[dict[str, Any]], fam: dict[str, str],
         gan_fids = [p["fid"] for r in runs if fam.get(setting(r)) in GAN_FAMILIES
                     for p in curve_points(r)]  # fmt: skip
         bar = QUALITY_FACTOR * min(gan_fids) if gan_fids else math.inf
-        families: dict[str, list[dict[str, Any]]] = {}
+        settings: dict[str, list[dict[str, Any]]] = {}  # a family's settings apart
         for r in runs:
-            families.setdefault(fam.get(setting(r), setting(r)), []).append(r)
-        for family, members in families.items():
+            settings.setdefault(setting(r), []).append(r)
+        for name, members in settings.items():
+            family = fam.get(name, name)
             auc_q, fid_p = [], []
             for r in members:
                 ok = [p["best_auc"] for p in curve_points(r) if p["fid"] <= bar]
@@ -144,7 +146,7 @@ def matched(results: list[dict[str, Any]], fam: dict[str, str],
                         if p["best_auc_ci"][0] <= 0.5 <= p["best_auc_ci"][1]]  # fmt: skip
                 if priv:
                     fid_p.append(min(priv))
-            table.append({"data": data, "family": family, "setting": setting(members[0]),
+            table.append({"data": data, "family": family, "setting": name,
                           "seeds": len(members), "fid_bar": bar,
                           "auc_at_matched_quality": _mean_std(auc_q), "n_quality": len(auc_q),
                           "fid_at_matched_privacy": _mean_std(fid_p),
@@ -197,7 +199,8 @@ def frontier_png(results: list[dict[str, Any]], fam: dict[str, str], title: str)
 
 
 # -- writing the committed results ---------------------------------------------------------------
-def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float | None) -> None:
+def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float | None,
+                  workers: int = 1) -> None:  # fmt: skip
     folder = WORK / stage
     results = aggregate(folder)
     fam = family_of(spec)
@@ -216,7 +219,8 @@ def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float
     if seconds is not None:
         finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         meta["invocations"].append(
-            {"command": command, "wall_seconds": round(seconds, 1), "finished": finished}
+            {"command": command, "wall_seconds": round(seconds, 1), "finished": finished,
+             "machine": f"{os.cpu_count()} CPUs", "workers": workers}  # fmt: skip
         )
     ok = [r for r in results if r.get("status") == "ok"]
     meta["runs_ok"] = len(ok)
@@ -277,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     run_sweep(sweep, args.executor, args.workers, args.address, report)
-    write_results(args.stage, spec, command, time.perf_counter() - started)
+    write_results(args.stage, spec, command, time.perf_counter() - started, args.workers)
     return 0
 
 

@@ -10,7 +10,12 @@ import torch
 from torch import nn
 
 from ganguard.errors import GanguardError
-from ganguard.methods.megan import LN2, binary_entropy_from_logit, membership_cross_entropy
+from ganguard.methods.megan import (
+    LN2,
+    binary_entropy_from_logit,
+    membership_cross_entropy,
+    scale_gradient,
+)
 from ganguard.train import train
 
 
@@ -115,6 +120,8 @@ MEGAN_LAM0 = {
                       "critic_steps": 2},  # fmt: skip
     "entropy_members": {"name": "megan", "lam": 0.0, "mode": "entropy", "entropy_on": "members"},
     "entropy_all": {"name": "megan", "lam": 0.0, "mode": "entropy", "entropy_on": "all"},
+    "fano_own_batch": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_batch": 48,
+                       "reference_gradient": 0.5},  # fmt: skip
 }
 
 
@@ -155,3 +162,34 @@ def test_megan_fano_needs_reference_records(tiny_config: dict, tmp_path: Path) -
     with pytest.raises(GanguardError, match="n_reference"):
         train(tiny_config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("share", [0.0, 0.25, 1.0])
+def test_scale_gradient_keeps_the_value_and_scales_the_gradient(share: float) -> None:
+    x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    y = scale_gradient(x * 2, share)
+    assert torch.equal(y, x.detach() * 2)
+    y.sum().backward()
+    assert torch.allclose(x.grad, torch.full((3,), 2 * share))
+
+
+def test_the_reference_gradient_share_changes_what_reaches_the_discriminator(
+    tiny_config: dict, tmp_path: Path
+) -> None:
+    """Same draws, different share of the R branch's gradient: different discriminators."""
+    runs = {}
+    for share in (1.0, 0.0):
+        tiny_config["method"] = {"name": "megan", "lam": 5.0, "reference_gradient": share}
+        runs[share] = weights(train(tiny_config, tmp_path / f"share{share}"))
+    assert differing(runs[1.0], runs[0.0], "discriminator")
+
+
+def test_the_critic_sees_a_batch_of_its_own_size(tiny_config: dict, tmp_path: Path) -> None:
+    tiny_config["method"] = {"name": "megan", "lam": 5.0, "critic_batch": 48}
+    tiny_config["train"]["steps"] = 1
+    method = train(tiny_config, tmp_path / "run").method
+    seen: list[tuple[int, ...]] = []
+    method.critic.register_forward_pre_hook(lambda _, args: seen.append(tuple(args[0].shape)))
+    method.step()
+    feature_dim = method.discriminator.feature_dim
+    assert seen and set(seen) == {(48, feature_dim)}  # members and reference records alike

@@ -263,8 +263,10 @@ BETA0 = {
 def test_mimgan_with_beta_zero_is_the_gan_bit_for_bit(
     variant: str, gan_run, tiny_config: dict, tmp_path: Path
 ) -> None:
+    """With the discriminator term off too (its default is on: see the test below)."""
     _, gan = gan_run
-    tiny_config["method"] = {"name": "mimgan", "beta": 0.0, **BETA0[variant]}
+    tiny_config["method"] = {"name": "mimgan", "beta": 0.0, "discriminator_lam": 0.0,
+                             **BETA0[variant]}  # fmt: skip
     mim = train(tiny_config, tmp_path / "mim")
     assert type(mim.method).__name__ == "MIMGAN"
     assert mim.step == gan.step == 20
@@ -274,6 +276,20 @@ def test_mimgan_with_beta_zero_is_the_gan_bit_for_bit(
 
 
 MIM_ON = {"name": "mimgan", "beta": 5.0, "penalty": "raw", "mine_ema": 0.9}
+
+
+def test_mimgan_with_beta_zero_and_a_discriminator_term_is_megan_bit_for_bit(
+    tiny_config: dict, tmp_path: Path
+) -> None:
+    """discriminator_lam adds exactly MEGAN's fano term (its defaults) to ℓ_D."""
+    tiny_config["method"] = {"name": "mimgan", "beta": 0.0, "discriminator_lam": 5.0}
+    mim = train(tiny_config, tmp_path / "mim")
+    tiny_config["method"] = {"name": "megan", "lam": 5.0}
+    megan = train(tiny_config, tmp_path / "megan")
+    a, b = weights(mim), weights(megan)
+    for name in ("generator", "discriminator"):
+        assert not differing(a, b, name), f"{name} differs from MEGAN's"
+    assert "membership_critic" in mim.method.modules
 
 
 def test_mimgan_with_positive_beta_changes_the_generator_and_logs_mi(
@@ -303,6 +319,7 @@ def test_mimgan_resumes_bit_exact_with_its_critic_and_moving_average(
     b = load_file(str(latest_checkpoint(tmp_path / "halves") / "weights.safetensors"))
     assert "/method/extra/mine_log_average" in a
     assert any(k.startswith("/method/modules/mim_critic/") for k in a)
+    assert any(k.startswith("/method/modules/membership_critic/") for k in a)
     assert a.keys() == b.keys()
     assert not [k for k in a if k.startswith("/method/") and not torch.equal(a[k], b[k])]
     assert straight.method.mine.log_average == resumed.method.mine.log_average
@@ -319,6 +336,7 @@ def test_options_have_documented_defaults_and_are_validated() -> None:
     assert (opt.critic_hidden, opt.critic_lr, opt.penalty, opt.mine_ema, opt.n_critic_batch) == (
         32, 1e-3, "clamped", 0.0, None,
     )  # fmt: skip
+    assert opt.discriminator_lam == 50.0
     for key, bad in [("tau", 0), ("beta", -1), ("mine_ema", 1.0), ("estimator", "js"),
                      ("critic_steps", 0), ("unknown", 1)]:  # fmt: skip
         with pytest.raises(GanguardError, match=f"method.{key}"):

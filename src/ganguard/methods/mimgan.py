@@ -37,6 +37,7 @@ from ganguard.config import MethodOptions
 from ganguard.errors import GanguardError
 from ganguard.methods.base import seeded_init
 from ganguard.methods.gan import GAN
+from ganguard.methods.megan import FanoPenalty, MEGANOptions
 
 Estimator = Literal["dv", "nwj"]
 
@@ -53,6 +54,10 @@ class MIMGANOptions(MethodOptions):
     penalty: Literal["clamped", "raw"] = "clamped"  # β·max(Î, 0), or β·Î
     mine_ema: float = Field(0.0, ge=0, lt=1)  # decay of MINE's moving average (dv only); 0: off
     n_critic_batch: int | None = Field(None, ge=1)  # records of S and of R; None: batch_size
+    # λ_D of MEGAN's fano term on the discriminator (critic on D's features, MEGAN's defaults):
+    # β acts on the samples only and cannot protect a discriminator that is released; 0: off.
+    # Default: the benchmark's best setting (README "Results")
+    discriminator_lam: float = Field(50.0, ge=0)
 
 
 def soft_min_distance(v: torch.Tensor, x: torch.Tensor, tau: float) -> torch.Tensor:
@@ -181,6 +186,15 @@ class MIMGAN(GAN):
             self.critic.parameters(), lr=opt.critic_lr, betas=(0.5, 0.999)
         )
         self.mine = MineAverage(opt.mine_ema) if opt.mine_ema > 0 else None
+        self.fano = None
+        if opt.discriminator_lam > 0:
+            d = MEGANOptions()
+            self.fano = FanoPenalty(
+                self, opt.discriminator_lam, d.critic_input, d.critic_hidden, d.critic_lr,
+                d.critic_steps, d.critic_batch, d.reference_gradient,
+            )  # fmt: skip
+            self.modules["membership_critic"] = self.fano.critic
+            self.optimizers["membership_critic"] = self.fano.optimizer
 
     def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
         if len(reference) == 0:
@@ -222,6 +236,9 @@ class MIMGAN(GAN):
                 opt.estimator, self.mine,
             )  # fmt: skip
         return mi
+
+    def discriminator_penalty(self, h_real, d_real, d_fake, logs):  # noqa: ANN001, ANN201
+        return 0.0 if self.fano is None else self.fano(h_real, d_real, logs)
 
     def generator_penalty(self, fake: torch.Tensor, logs: dict) -> torch.Tensor:
         opt = self.options
