@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -193,3 +194,20 @@ def test_the_critic_sees_a_batch_of_its_own_size(tiny_config: dict, tmp_path: Pa
     method.step()
     feature_dim = method.discriminator.feature_dim
     assert seen and set(seen) == {(48, feature_dim)}  # members and reference records alike
+
+
+def test_the_unseen_half_of_r_is_a_fixed_split_and_its_term_reaches_d(
+    tiny_config: dict, tmp_path: Path
+) -> None:
+    tiny_config["method"] = {"name": "megan", "lam": 5.0, "unseen_reference_lam": 5.0}
+    run = train(tiny_config, tmp_path / "on")
+    trained, unseen = run.method.fano.reference_parts()
+    n = len(run.method.reference)
+    assert sorted(torch.cat([trained, unseen]).tolist()) == list(range(n))  # disjoint halves of R
+    assert abs(len(trained) - len(unseen)) <= 1
+    lines = (tmp_path / "on" / "metrics.jsonl").read_text().splitlines()
+    assert all(math.isfinite(json.loads(line)["reference_drift"]) for line in lines)
+    tiny_config["method"] = {"name": "megan", "lam": 5.0}
+    off = train(tiny_config, tmp_path / "off")
+    assert off.method.fano.reference_parts() == (None, None)
+    assert differing(weights(run), weights(off), "discriminator")

@@ -14,7 +14,7 @@ from torch import nn
 
 from ganguard.config import MethodOptions
 from ganguard.errors import GanguardError
-from ganguard.methods.base import seeded_init
+from ganguard.methods.base import derive_seed, seeded_init
 from ganguard.methods.gan import GAN
 
 LN2 = math.log(2.0)
@@ -36,6 +36,10 @@ class MEGANOptions(MethodOptions):
     critic_batch: int | None = Field(None, ge=1)
     # fano mode: the share of the penalty's gradient that reaches D through the reference branch
     reference_gradient: float = Field(1.0, ge=0, le=1)
+    # fano mode: weight of a second term that keeps the reference records the penalty trains on
+    # (half of R) indistinguishable to D from the other half, which no gradient ever reaches: the
+    # penalty moves R towards the members, so D would memorise R too; 0: off, all of R is used
+    unseen_reference_lam: float = Field(0.0, ge=0)
 
 
 def binary_entropy_from_logit(d: torch.Tensor) -> torch.Tensor:
@@ -71,7 +75,8 @@ class FanoPenalty:
     the discriminator its own penalty cannot reach."""
 
     def __init__(self, method: GAN, lam: float, critic_input: str, hidden: int, lr: float,
-                 steps: int, batch: int | None, reference_gradient: float) -> None:  # fmt: skip
+                 steps: int, batch: int | None, reference_gradient: float,
+                 unseen_lam: float = 0.0) -> None:  # fmt: skip
         self.method, self.lam, self.critic_input = method, lam, critic_input
         self.steps, self.batch, self.reference_gradient = steps, batch, reference_gradient
         D = method.discriminator
@@ -80,6 +85,40 @@ class FanoPenalty:
             method.config.seed, "membership_critic", lambda: make_critic(n_in, hidden)
         )
         self.optimizer = torch.optim.Adam(self.critic.parameters(), lr=lr, betas=(0.5, 0.999))
+        self.unseen_lam = unseen_lam
+        self.unseen_critic, self.unseen_optimizer = None, None
+        if unseen_lam > 0:
+            self.unseen_critic = seeded_init(
+                method.config.seed, "unseen_reference_critic", lambda: make_critic(n_in, hidden)
+            )
+            self.unseen_optimizer = torch.optim.Adam(
+                self.unseen_critic.parameters(), lr=lr, betas=(0.5, 0.999)
+            )
+        self._parts: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def reference_parts(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Indices of R the penalty trains on and of the unseen half; (None, None), all of R,
+        when that term is off. A seeded split, the same on every resume."""
+        n = len(self.method.reference)
+        if self.unseen_lam == 0:
+            return None, None
+        if self._parts is None:
+            g = torch.Generator().manual_seed(derive_seed(self.method.config.seed, "unseen_split"))
+            perm = torch.randperm(n, generator=g)
+            self._parts = perm[: n // 2], perm[n // 2 :]
+        return self._parts
+
+    def register(self, key: str) -> None:
+        """Put the critics and their optimizers among the method's (so checkpoints hold them)."""
+        m = self.method
+        m.modules[key], m.optimizers[key] = self.critic, self.optimizer
+        if self.unseen_critic is not None:
+            m.modules["unseen_critic"] = self.unseen_critic
+            m.optimizers["unseen_critic"] = self.unseen_optimizer
+
+    def reads(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """What a critic reads of D on a batch whose features are h."""
+        return self.method.discriminator.head(h, y)[:, None] if self.critic_input == "logit" else h
 
     def __call__(self, h_real: torch.Tensor, d_real: torch.Tensor, logs: dict) -> torch.Tensor:
         m, D = self.method, self.method.discriminator
@@ -87,22 +126,50 @@ class FanoPenalty:
             mem, y_mem = m.draw_labelled(m.members, m.member_labels, "critic_members", self.batch)
             h_real = D.features(m.d_input(mem))
             d_real = D.head(h_real, y_mem)
-        ref, y_ref = m.draw_labelled(m.reference, m.reference_labels, "reference", len(h_real))
+        trained, unseen = self.reference_parts()
+        ref, y_ref = draw_part(m, trained, "reference", len(h_real))
         h_ref = scale_gradient(D.features(m.d_input(ref)), self.reference_gradient)
-        if self.critic_input == "logit":
-            on_members, on_reference = d_real[:, None], D.head(h_ref, y_ref)[:, None]
-        else:
-            on_members, on_reference = h_real, h_ref
-        for _ in range(self.steps):  # the critic learns on detached inputs
-            ce = membership_cross_entropy(self.critic, on_members.detach(), on_reference.detach())
-            self.optimizer.zero_grad()
-            ce.backward()
-            self.optimizer.step()
-        ce = membership_cross_entropy(self.critic, on_members, on_reference)
+        on_members = d_real[:, None] if self.critic_input == "logit" else h_real
+        on_reference = self.reads(h_ref, y_ref)
+        ce = fano_cross_entropy(self.critic, self.optimizer, self.steps, on_members, on_reference)
         leak = torch.clamp(LN2 - ce, min=0.0)  # lower bound on I(M; Y) = ln 2 - H(M | Y)
         logs["critic_ce"] = ce.item()
         logs["mi_bound"] = leak.item()
-        return self.lam * leak
+        penalty = self.lam * leak
+        if unseen is not None:  # R the penalty trains on against R that no gradient reaches
+            far, y_far = draw_part(m, unseen, "unseen_reference", len(h_real))
+            with torch.no_grad():
+                on_unseen = self.reads(D.features(m.d_input(far)), y_far)
+            ce = fano_cross_entropy(
+                self.unseen_critic, self.unseen_optimizer, self.steps, on_reference, on_unseen
+            )
+            drift = torch.clamp(LN2 - ce, min=0.0)
+            logs["reference_drift"] = drift.item()
+            penalty = penalty + self.unseen_lam * drift
+        return penalty
+
+
+def draw_part(
+    method: GAN, part: torch.Tensor | None, stream: str, n: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A batch of R's records `part` (None: all of R; with labels when conditional)."""
+    records, labels = method.reference, method.reference_labels
+    if part is not None:
+        records, labels = records[part], None if labels is None else labels[part]
+    return method.draw_labelled(records, labels, stream, n)
+
+
+def fano_cross_entropy(critic: nn.Module, optimizer: torch.optim.Optimizer, steps: int,
+                       on_a: torch.Tensor, on_b: torch.Tensor) -> torch.Tensor:  # fmt: skip
+    """`steps` updates of the critic on detached inputs (a labelled 1, b labelled 0), then its
+    cross-entropy CE on the inputs as given (differentiable in them): ln 2 − CE lower-bounds the
+    information that what the critic reads carries about which set a record came from."""
+    for _ in range(steps):
+        ce = membership_cross_entropy(critic, on_a.detach(), on_b.detach())
+        optimizer.zero_grad()
+        ce.backward()
+        optimizer.step()
+    return membership_cross_entropy(critic, on_a, on_b)
 
 
 class MEGAN(GAN):
@@ -116,10 +183,10 @@ class MEGAN(GAN):
             self.fano = FanoPenalty(
                 self, opt.lam, opt.critic_input, opt.critic_hidden, opt.critic_lr,
                 opt.critic_steps, opt.critic_batch, opt.reference_gradient,
+                opt.unseen_reference_lam,
             )  # fmt: skip
             self.critic = self.fano.critic
-            self.modules["critic"] = self.critic
-            self.optimizers["critic"] = self.fano.optimizer
+            self.fano.register("critic")
 
     def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
         if self.options.mode == "fano" and len(reference) == 0:

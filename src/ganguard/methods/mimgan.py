@@ -191,10 +191,9 @@ class MIMGAN(GAN):
             d = MEGANOptions()
             self.fano = FanoPenalty(
                 self, opt.discriminator_lam, d.critic_input, d.critic_hidden, d.critic_lr,
-                d.critic_steps, d.critic_batch, d.reference_gradient,
+                d.critic_steps, d.critic_batch, d.reference_gradient, d.unseen_reference_lam,
             )  # fmt: skip
-            self.modules["membership_critic"] = self.fano.critic
-            self.optimizers["membership_critic"] = self.fano.optimizer
+            self.fano.register("membership_critic")
 
     def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
         if len(reference) == 0:
