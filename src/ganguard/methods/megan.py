@@ -74,20 +74,17 @@ class FanoPenalty:
     penultimate features), and λ · max(ln 2 − CE_ψ, 0) for ℓ_D. MIMGAN uses it too, to protect
     the discriminator its own penalty cannot reach."""
 
-    def __init__(self, method: GAN, lam: float, critic_input: str, hidden: int, lr: float,
-                 steps: int, batch: int | None, reference_gradient: float,
-                 unseen_lam: float = 0.0) -> None:  # fmt: skip
-        self.method, self.lam, self.critic_input = method, lam, critic_input
-        self.steps, self.batch, self.reference_gradient = steps, batch, reference_gradient
-        D = method.discriminator
-        n_in = 1 if critic_input == "logit" else D.feature_dim
+    def __init__(self, method: GAN, lam: float, options: MEGANOptions) -> None:
+        """λ = `lam`; the critic and its batches as `options` (MEGAN's fano options) say."""
+        self.method, self.lam, self.options = method, lam, options
+        n_in = 1 if options.critic_input == "logit" else method.discriminator.feature_dim
+        hidden, lr = options.critic_hidden, options.critic_lr
         self.critic = seeded_init(
             method.config.seed, "membership_critic", lambda: make_critic(n_in, hidden)
         )
         self.optimizer = torch.optim.Adam(self.critic.parameters(), lr=lr, betas=(0.5, 0.999))
-        self.unseen_lam = unseen_lam
         self.unseen_critic, self.unseen_optimizer = None, None
-        if unseen_lam > 0:
+        if options.unseen_reference_lam > 0:
             self.unseen_critic = seeded_init(
                 method.config.seed, "unseen_reference_critic", lambda: make_critic(n_in, hidden)
             )
@@ -100,7 +97,7 @@ class FanoPenalty:
         """Indices of R the penalty trains on and of the unseen half; (None, None), all of R,
         when that term is off. A seeded split, the same on every resume."""
         n = len(self.method.reference)
-        if self.unseen_lam == 0:
+        if self.options.unseen_reference_lam == 0:
             return None, None
         if self._parts is None:
             g = torch.Generator().manual_seed(derive_seed(self.method.config.seed, "unseen_split"))
@@ -118,20 +115,24 @@ class FanoPenalty:
 
     def reads(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """What a critic reads of D on a batch whose features are h."""
-        return self.method.discriminator.head(h, y)[:, None] if self.critic_input == "logit" else h
+        if self.options.critic_input == "logit":
+            return self.method.discriminator.head(h, y)[:, None]
+        return h
 
     def __call__(self, h_real: torch.Tensor, d_real: torch.Tensor, logs: dict) -> torch.Tensor:
-        m, D = self.method, self.method.discriminator
-        if self.batch is not None:  # a member batch of the critic's own size, own stream
-            mem, y_mem = m.draw_labelled(m.members, m.member_labels, "critic_members", self.batch)
+        m, D, opt = self.method, self.method.discriminator, self.options
+        if opt.critic_batch is not None:  # a member batch of the critic's own size, own stream
+            n = opt.critic_batch
+            mem, y_mem = m.draw_labelled(m.members, m.member_labels, "critic_members", n)
             h_real = D.features(m.d_input(mem))
             d_real = D.head(h_real, y_mem)
         trained, unseen = self.reference_parts()
         ref, y_ref = draw_part(m, trained, "reference", len(h_real))
-        h_ref = scale_gradient(D.features(m.d_input(ref)), self.reference_gradient)
-        on_members = d_real[:, None] if self.critic_input == "logit" else h_real
+        h_ref = scale_gradient(D.features(m.d_input(ref)), opt.reference_gradient)
+        on_members = d_real[:, None] if opt.critic_input == "logit" else h_real
         on_reference = self.reads(h_ref, y_ref)
-        ce = fano_cross_entropy(self.critic, self.optimizer, self.steps, on_members, on_reference)
+        steps = opt.critic_steps
+        ce = fano_cross_entropy(self.critic, self.optimizer, steps, on_members, on_reference)
         leak = torch.clamp(LN2 - ce, min=0.0)  # lower bound on I(M; Y) = ln 2 - H(M | Y)
         logs["critic_ce"] = ce.item()
         logs["mi_bound"] = leak.item()
@@ -141,11 +142,11 @@ class FanoPenalty:
             with torch.no_grad():
                 on_unseen = self.reads(D.features(m.d_input(far)), y_far)
             ce = fano_cross_entropy(
-                self.unseen_critic, self.unseen_optimizer, self.steps, on_reference, on_unseen
+                self.unseen_critic, self.unseen_optimizer, steps, on_reference, on_unseen
             )
             drift = torch.clamp(LN2 - ce, min=0.0)
             logs["reference_drift"] = drift.item()
-            penalty = penalty + self.unseen_lam * drift
+            penalty = penalty + opt.unseen_reference_lam * drift
         return penalty
 
 
@@ -180,11 +181,7 @@ class MEGAN(GAN):
         super().__init__(*args, **kwargs)
         opt = self.options
         if opt.mode == "fano":
-            self.fano = FanoPenalty(
-                self, opt.lam, opt.critic_input, opt.critic_hidden, opt.critic_lr,
-                opt.critic_steps, opt.critic_batch, opt.reference_gradient,
-                opt.unseen_reference_lam,
-            )  # fmt: skip
+            self.fano = FanoPenalty(self, opt.lam, opt)
             self.critic = self.fano.critic
             self.fano.register("critic")
 

@@ -188,11 +188,7 @@ class MIMGAN(GAN):
         self.mine = MineAverage(opt.mine_ema) if opt.mine_ema > 0 else None
         self.fano = None
         if opt.discriminator_lam > 0:
-            d = MEGANOptions()
-            self.fano = FanoPenalty(
-                self, opt.discriminator_lam, d.critic_input, d.critic_hidden, d.critic_lr,
-                d.critic_steps, d.critic_batch, d.reference_gradient, d.unseen_reference_lam,
-            )  # fmt: skip
+            self.fano = FanoPenalty(self, opt.discriminator_lam, MEGANOptions())
             self.fano.register("membership_critic")
 
     def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
