@@ -190,7 +190,7 @@ def test_the_critic_sees_a_batch_of_its_own_size(tiny_config: dict, tmp_path: Pa
     tiny_config["train"]["steps"] = 1
     method = train(tiny_config, tmp_path / "run").method
     seen: list[tuple[int, ...]] = []
-    method.critic.register_forward_pre_hook(lambda _, args: seen.append(tuple(args[0].shape)))
+    method.fano.critic.register_forward_pre_hook(lambda _, args: seen.append(tuple(args[0].shape)))
     method.step()
     feature_dim = method.discriminator.feature_dim
     assert seen and set(seen) == {(48, feature_dim)}  # members and reference records alike
@@ -201,10 +201,14 @@ def test_the_unseen_half_of_r_is_a_fixed_split_and_its_term_reaches_d(
 ) -> None:
     tiny_config["method"] = {"name": "megan", "lam": 5.0, "unseen_reference_lam": 5.0}
     run = train(tiny_config, tmp_path / "on")
-    trained, unseen = run.method.fano.reference_parts()
-    n = len(run.method.reference)
-    assert sorted(torch.cat([trained, unseen]).tolist()) == list(range(n))  # disjoint halves of R
-    assert abs(len(trained) - len(unseen)) <= 1
+    (trained, _), (unseen, _) = run.method.fano.reference_parts()
+    reference = run.method.reference
+    assert len(trained) + len(unseen) == len(reference) and abs(len(trained) - len(unseen)) <= 1
+    # disjoint halves of R: every record of R in exactly one of them
+    rows = {tuple(r.flatten().tolist()) for r in reference}
+    assert {tuple(r.flatten().tolist()) for r in torch.cat([trained, unseen])} == rows
+    again, _ = train(tiny_config, tmp_path / "again").method.fano.reference_parts()
+    assert torch.equal(again[0], trained)  # the same seed cuts R the same way
     lines = (tmp_path / "on" / "metrics.jsonl").read_text().splitlines()
     assert all(math.isfinite(json.loads(line)["reference_drift"]) for line in lines)
     tiny_config["method"] = {"name": "megan", "lam": 5.0}

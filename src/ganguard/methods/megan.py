@@ -91,18 +91,23 @@ class FanoPenalty:
             self.unseen_optimizer = torch.optim.Adam(
                 self.unseen_critic.parameters(), lr=lr, betas=(0.5, 0.999)
             )
-        self._parts: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._parts: tuple | None = None
 
-    def reference_parts(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Indices of R the penalty trains on and of the unseen half; (None, None), all of R,
-        when that term is off. A seeded split, the same on every resume."""
-        n = len(self.method.reference)
+    def reference_parts(self) -> tuple[tuple | None, tuple | None]:
+        """(records, labels) of the half of R the penalty trains on and of the unseen half, cut
+        once by a seeded split (the same on every resume); (None, None), all of R, when that
+        term is off."""
         if self.options.unseen_reference_lam == 0:
             return None, None
         if self._parts is None:
-            g = torch.Generator().manual_seed(derive_seed(self.method.config.seed, "unseen_split"))
-            perm = torch.randperm(n, generator=g)
-            self._parts = perm[: n // 2], perm[n // 2 :]
+            m = self.method
+            g = torch.Generator().manual_seed(derive_seed(m.config.seed, "unseen_split"))
+            perm = torch.randperm(len(m.reference), generator=g)
+            halves = perm[: len(perm) // 2], perm[len(perm) // 2 :]
+            labels = m.reference_labels
+            self._parts = tuple(
+                (m.reference[h], None if labels is None else labels[h]) for h in halves
+            )
         return self._parts
 
     def register(self, key: str) -> None:
@@ -150,13 +155,9 @@ class FanoPenalty:
         return penalty
 
 
-def draw_part(
-    method: GAN, part: torch.Tensor | None, stream: str, n: int
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A batch of R's records `part` (None: all of R; with labels when conditional)."""
-    records, labels = method.reference, method.reference_labels
-    if part is not None:
-        records, labels = records[part], None if labels is None else labels[part]
+def draw_part(method: GAN, part: tuple | None, stream: str, n: int) -> tuple:
+    """A batch of (records, labels) from `part` (None: all of R), on its own stream."""
+    records, labels = part if part is not None else (method.reference, method.reference_labels)
     return method.draw_labelled(records, labels, stream, n)
 
 
@@ -182,7 +183,6 @@ class MEGAN(GAN):
         opt = self.options
         if opt.mode == "fano":
             self.fano = FanoPenalty(self, opt.lam, opt)
-            self.critic = self.fano.critic
             self.fano.register("critic")
 
     def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
