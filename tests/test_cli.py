@@ -159,6 +159,17 @@ def test_unknown_data_set(cli_case, expect_cli_error) -> None:
     check_no_run(out)
 
 
+@pytest.mark.parametrize(
+    ("reference_data", "expected"),
+    [("imagenet", "unknown data set 'imagenet'"), ("mnist-5k", "same kind")],
+)
+def test_bad_reference_data(reference_data: str, expected: str, cli_case, expect_cli_error) -> None:
+    cfg, out = cli_case(data={"name": "digits", "reference_data": reference_data, **SIZES})
+    line = expect_cli_error("train", cfg, "--out", out)
+    assert expected in line
+    check_no_run(out)
+
+
 def test_unknown_config_key(cli_case, expect_cli_error) -> None:
     cfg, out = cli_case(train={"stepz": 3})
     line = expect_cli_error("train", cfg, "--out", out)

@@ -274,6 +274,36 @@ def test_dcgan_on_an_npz_and_resume_on_other_data(
     assert snapshot(out) == before
 
 
+def test_reference_from_another_data_set(write_npz, tiny_config: dict, tmp_path: Path) -> None:
+    """data.reference_data: MEGAN's R, the audit's R and the split all take R from the other data
+    set; the members and holdout stay those of the plain split; a changed R file is other data."""
+    from ganguard.audit import audit
+    from ganguard.data import load_dataset
+
+    private = write_npz("private.npz", n=300, side=8)
+    public = write_npz("public.npz", n=200, side=8, seed=1)
+    config = tiny_config
+    config["data"].update({"name": "npz", "path": str(private), "reference_data": "npz",
+                           "reference_path": str(public), "n_reference": 150})
+    config["method"] = {"name": "megan", "lam": 5}
+    out = tmp_path / "run"
+    run = train(config, out)
+    public_records = {r.tobytes() for r in load_dataset("npz", public).x}
+    assert len(run.split.reference) == 150
+    assert all(r.numpy().tobytes() in public_records for r in run.method.reference)
+    plain = dict(config, data=dict(config["data"], reference_data=None, n_reference=0),
+                 method={"name": "gan"})
+    plain_run = train(plain, tmp_path / "plain")
+    assert np.array_equal(run.split.members, plain_run.split.members)
+    assert np.array_equal(run.split.holdout, plain_run.split.holdout)
+    report = audit(out, attacks=["logan_wb", "domias"], k=64, progress=False)  # DOMIAS reads R
+    assert set(report.attacks) == {"logan_wb", "domias"} and not report.skipped
+
+    shutil.copy(write_npz("other.npz", n=200, side=8, seed=2), public)
+    with pytest.raises(GanguardError, match="other data"):
+        train(config, out, resume=True)
+
+
 # -- sampling from a run ----------------------------------------------------------------------
 
 

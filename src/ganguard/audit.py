@@ -264,12 +264,12 @@ def _samples_threat(samples, members, nonmembers, reference, seed):  # noqa: ANN
 
 
 def _audit_run(run_dir, attacks, n_per_class, k, seed, out, settings, progress, step):  # noqa: ANN001, ANN202
-    from ganguard.data import load_dataset
+    from ganguard.data import load_run_data
     from ganguard.data.split import check_split
     from ganguard.train import load_run
 
     run = load_run(run_dir, step)
-    ds = load_dataset(run.config.data.name, run.config.data.path)
+    ds = load_run_data(run.config.data)
     check_split(run.split, ds)
     s_idx, h_idx = run.split.members, run.split.holdout
     m = n_per_class or min(len(s_idx), len(h_idx), 1000)

@@ -73,13 +73,13 @@ def evaluate(
     """Utility metrics of a run: `n` generated samples (default min(|H|, 2 000)) against H, and
     the real-vs-real floor, for the last checkpoint (or the kept one at `step`). Writes `out`
     (default RUN_DIR/utility.json) atomically."""
-    from ganguard.data import load_dataset
+    from ganguard.data import load_run_data
     from ganguard.data.split import check_split
     from ganguard.train import load_run
 
     started = time.perf_counter()
     run = load_run(run_dir, step)
-    ds = load_dataset(run.config.data.name, run.config.data.path)
+    ds = load_run_data(run.config.data)
     check_split(run.split, ds)
     split = run.split
     if len(split.holdout) < 2:

@@ -20,7 +20,7 @@ from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
 from ganguard.config import Config, config_from_dict, dump_config
-from ganguard.data import Dataset, load_dataset
+from ganguard.data import Dataset, load_run_data
 from ganguard.data.split import Split, check_split, load_split, make_split, save_split
 from ganguard.errors import GanguardError
 from ganguard.methods import Method, RandomStreams, method_class
@@ -55,8 +55,9 @@ class Run:
 
 def load_data(config: Config) -> tuple[Dataset, Split]:
     d = config.data
-    ds = load_dataset(d.name, d.path)
-    split = make_split(ds, d.n_members, d.n_holdout, d.n_reference, d.n_test, d.seed)
+    ds = load_run_data(d)
+    appended = None if d.reference_data is None else len(ds) - d.n_reference
+    split = make_split(ds, d.n_members, d.n_holdout, d.n_reference, d.n_test, d.seed, appended)
     return ds, split
 
 

@@ -101,3 +101,38 @@ def test_load_missing_and_corrupt(tmp_path: Path) -> None:
     (tmp_path / "partial.json").write_text(json.dumps({"seed": 1}))
     with pytest.raises(GanguardError, match="partial.json: the split lacks dataset"):
         load_split(tmp_path / "partial.json")
+
+
+def test_reference_from_another_data_set() -> None:
+    """R comes from the other data set only, never holds a record of the private one (even one
+    the other data set shares), and the other parts are those of the plain split."""
+    from ganguard.data.dataset import append_reference
+
+    private, public = toy(100), toy(60, seed=1)
+    shared = public.x.copy()
+    shared[:10] = private.x[:10]  # the public collection contains 10 private records
+    public = Dataset("public", shared, public.y)
+    joined = append_reference(private, public, 45, seed=3)
+    assert len(joined) == 145 and joined.name == "toy+public"
+    split = make_split(joined, 40, 20, 45, 10, seed=3, reference_from=100)
+    check_split(split, joined)
+    assert np.array_equal(split.reference, np.arange(100, 145))
+    private_records = {r.tobytes() for r in private.x}
+    assert not any(r.tobytes() in private_records for r in joined.x[split.reference])
+    plain = make_split(private, 40, 20, 0, 10, seed=3)
+    for part in ("members", "holdout", "test"):
+        assert np.array_equal(getattr(split, part), getattr(plain, part))
+    again = append_reference(private, public, 45, seed=3)
+    assert again.fingerprint() == joined.fingerprint()  # the same seed draws the same R
+
+
+def test_reference_data_errors() -> None:
+    from ganguard.data.dataset import append_reference
+
+    private = toy(100)
+    with pytest.raises(GanguardError, match="same kind"):
+        append_reference(private, Dataset("wide", np.zeros((5, 1, 3, 3))), 2, seed=0)
+    with pytest.raises(GanguardError, match="only 50 records that are not in toy"):
+        append_reference(private, Dataset("small", private.x[:50] + 0.5), 51, seed=0)
+    with pytest.raises(GanguardError, match="exceeds the 100 records of toy"):
+        make_split(append_reference(private, toy(60, 1), 30, 0), 90, 20, 30, 0, 0, 100)

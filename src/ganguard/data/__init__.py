@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from ganguard.data.dataset import Dataset
+from ganguard.data.dataset import Dataset, append_reference
 from ganguard.data.sources import SOURCES
 from ganguard.errors import GanguardError
 
-__all__ = ["Dataset", "dataset_names", "dataset_table", "load_dataset"]
+if TYPE_CHECKING:
+    from ganguard.config import DataConfig
+
+__all__ = ["Dataset", "dataset_names", "dataset_table", "load_dataset", "load_run_data"]
 
 
 def dataset_names() -> list[str]:
@@ -21,6 +25,16 @@ def load_dataset(name: str, path: str | os.PathLike[str] | None = None) -> Datas
     if source is None:
         raise GanguardError(f"unknown data set {name!r}; known: {', '.join(SOURCES)}")
     return source.load(path)
+
+
+def load_run_data(data: DataConfig) -> Dataset:
+    """The data set a run's split indexes: `data.name`, followed by the records of R when
+    `data.reference_data` names another data set to take them from."""
+    ds = load_dataset(data.name, data.path)
+    if data.reference_data is None:
+        return ds
+    other = load_dataset(data.reference_data, data.reference_path)
+    return append_reference(ds, other, data.n_reference, data.seed)
 
 
 def dataset_table() -> list[dict]:

@@ -53,3 +53,30 @@ class Dataset:
     def __repr__(self) -> str:  # the default would print the arrays
         labels = "labels" if self.y is not None else "no labels"
         return f"Dataset({self.name!r}, {len(self)} x {self.shape}, {labels})"
+
+
+def append_reference(private: Dataset, other: Dataset, n: int, seed: int) -> Dataset:
+    """`private` followed by `n` records of `other` (seeded draw) that are not in `private`
+    (compared byte for byte), so that a split can take all of R from `other` without ever
+    putting a member there. Labels are kept only when both data sets have them."""
+    if other.shape != private.shape:
+        raise GanguardError(
+            f"data.reference_data {other.name} has records of shape {other.shape}, "
+            f"data.name {private.name} {private.shape}: R must be records of the same kind"
+        )
+    private_records = {record.tobytes() for record in private.x}
+    fresh = np.array(
+        [i for i, record in enumerate(other.x) if record.tobytes() not in private_records],
+        dtype=np.int64,
+    )
+    if len(fresh) < n:
+        raise GanguardError(
+            f"data.n_reference = {n} but {other.name} has only {len(fresh)} records that are "
+            f"not in {private.name}"
+        )
+    pick = np.sort(np.random.default_rng(seed).permutation(fresh)[:n])
+    y = None
+    if private.y is not None and other.y is not None:
+        y = np.concatenate([private.y, other.y[pick]])
+    x = np.concatenate([private.x, other.x[pick]])
+    return Dataset(f"{private.name}+{other.name}", x, y)

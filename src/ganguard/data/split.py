@@ -69,9 +69,17 @@ class Split:
 
 
 def make_split(
-    ds: Dataset, n_members: int, n_holdout: int, n_reference: int, n_test: int, seed: int
+    ds: Dataset,
+    n_members: int,
+    n_holdout: int,
+    n_reference: int,
+    n_test: int,
+    seed: int,
+    reference_from: int | None = None,
 ) -> Split:
-    """Disjoint parts from one seeded permutation, cut into consecutive slices."""
+    """Disjoint parts from one seeded permutation, cut into consecutive slices. With
+    `reference_from`, R is the records from that index on (appended from another data set) and
+    the other parts come from the records before it."""
     sizes = {
         "n_members": n_members,
         "n_holdout": n_holdout,
@@ -85,15 +93,25 @@ def make_split(
         raise GanguardError("data.n_members must be at least 1")
     if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
         raise GanguardError(f"data.seed must be a non-negative integer, got {seed!r}")
+    own = len(ds) if reference_from is None else int(reference_from)
+    if reference_from is not None:  # R is appended: the other parts share what comes before
+        if len(ds) - own != n_reference:
+            raise GanguardError(
+                f"{ds.name}: {len(ds) - own} appended reference records for data.n_reference "
+                f"= {n_reference}"
+            )
+        sizes["n_reference"] = 0
     total = sum(int(n) for n in sizes.values())
-    if total > len(ds):
+    if total > own:
         raise GanguardError(
-            f"{' + '.join('data.' + k for k in sizes)} = {total} exceeds the {len(ds)} "
-            f"records of {ds.name}"
+            f"{' + '.join('data.' + k for k in sizes if sizes[k])} = {total} exceeds the "
+            f"{own} records of {ds.name.split('+')[0]}"
         )
-    order = np.random.default_rng(int(seed)).permutation(len(ds)).astype(np.int64)
+    order = np.random.default_rng(int(seed)).permutation(own).astype(np.int64)
     bounds = np.cumsum([0, *(int(n) for n in sizes.values())])
     parts = {part: order[bounds[i] : bounds[i + 1]].copy() for i, part in enumerate(PARTS)}
+    if reference_from is not None:
+        parts["reference"] = np.arange(own, len(ds), dtype=np.int64)
     return Split(seed=int(seed), fingerprint=ds.fingerprint(), dataset=ds.name, **parts)
 
 

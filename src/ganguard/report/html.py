@@ -212,7 +212,7 @@ def summarize_run(
     run_dir: Path, n_samples: int = 5000, top: int = 8, seed: int = 0, datasets: dict | None = None
 ) -> RunSummary:
     """Everything the report shows of one run (raises GanguardError on a bad run directory)."""
-    from ganguard.data import load_dataset
+    from ganguard.data import load_run_data
     from ganguard.data.split import check_split
     from ganguard.report import save_sample_grid
     from ganguard.train import load_run
@@ -223,9 +223,11 @@ def summarize_run(
     run = load_run(run_dir)
     d = run.config.data
     datasets = {} if datasets is None else datasets  # one load per data set for several runs
-    if (d.name, d.path) not in datasets:
-        datasets[(d.name, d.path)] = load_dataset(d.name, d.path)
-    ds = datasets[(d.name, d.path)]
+    # R appended from another data set depends on the split's size and seed too
+    key = (d.name, d.path) if d.reference_data is None else d.model_dump_json()
+    if key not in datasets:
+        datasets[key] = load_run_data(d)
+    ds = datasets[key]
     check_split(run.split, ds)
 
     samples_png = None
