@@ -55,7 +55,9 @@ def stage_sweep(spec: dict[str, Any], stage: str, families: list[str] | None,
                 seeds: list[int] | None, data: list[str] | None = None) -> Sweep:  # fmt: skip
     settings: dict[str, Any] = {"base": spec["base"], **spec["sweep"]}
     if stage == "screen":
-        variants = {n: v for f, fam in spec["families"].items() for n, v in fam.items()
+        screen_data = spec["base"]["data"]["name"]
+        variants = {n: with_public_reference(v, screen_data, spec)
+                    for f, fam in spec["families"].items() for n, v in fam.items()
                     if not families or f in families}  # fmt: skip
         settings["variants"] = variants
         settings["grid"] = {"seed": seeds or spec["screen"]["seeds"]}
@@ -70,8 +72,9 @@ def stage_sweep(spec: dict[str, Any], stage: str, families: list[str] | None,
             keys = {k: v for k, v in data_keys.items() if k != "max_reference"}
             for fam, setting in chosen.items():
                 changes = {**spec["families"][fam][setting], **keys}
+                changes = with_public_reference(changes, keys["data.name"], spec)
                 cap = data_keys.get("max_reference")
-                if cap is not None:
+                if cap is not None and "data.reference_data" not in changes:
                     wanted = changes.get("data.n_reference", spec["base"]["data"]["n_reference"])
                     changes["data.n_reference"] = min(wanted, cap)
                 variants[f"{data_name}_{setting}"] = changes
@@ -79,6 +82,21 @@ def stage_sweep(spec: dict[str, Any], stage: str, families: list[str] | None,
         settings["grid"] = {"seed": seeds or spec["confirm"]["seeds"]}
     parsed = SweepSettings.model_validate(settings)
     return Sweep(WORK / stage, parsed, expand(parsed))
+
+
+def with_public_reference(changes: dict[str, Any], data_name: str,
+                          spec: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """A setting's `data.reference_data: public` is the public collection the file's
+    `public_reference` names for `data_name` (null there: R from `data_name` itself)."""
+    if changes.get("data.reference_data") != "public":
+        return changes
+    changes = dict(changes)
+    public = spec.get("public_reference", {}).get(data_name)
+    if public is None:
+        del changes["data.reference_data"]
+    else:
+        changes["data.reference_data"] = public
+    return changes
 
 
 # -- choosing and comparing ---------------------------------------------------------------------
