@@ -26,6 +26,17 @@ def test_defaults_validate() -> None:
     assert config.model.spectral_norm is True
 
 
+READY = sorted((Path(__file__).parents[1] / "src" / "ganguard" / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", READY, ids=lambda p: p.stem)
+def test_every_ready_config_validates(path: Path) -> None:
+    """The files in configs/ carry no stale key, and their data sets are the ones they name."""
+    config = load_config(path)
+    assert config.data.name == ("fashion-mnist" if path.stem.startswith("fashion") else "mnist-5k")
+    assert (config.data.reference_data == "mnist") == path.stem.endswith("-public")
+
+
 def test_tiny_config_round_trips_through_yaml(tiny_config: dict, write_config) -> None:
     tiny_config["method"] = {"name": "megan", "lam": 2.5, "mode": "entropy"}
     config = load_config(write_config(tiny_config))
