@@ -111,7 +111,7 @@ def test_reference_from_another_data_set() -> None:
     private, public = toy(100), toy(60, seed=1)
     shared = public.x.copy()
     shared[:10] = private.x[:10]  # the public collection contains 10 private records
-    public = Dataset("public", shared, public.y)
+    public = Dataset("public", shared)  # no labels: a plain seeded draw
     joined = append_reference(private, public, 45, seed=3)
     assert len(joined) == 145 and joined.name == "toy+public"
     split = make_split(joined, 40, 20, 45, 10, seed=3, reference_from=100)
@@ -136,3 +136,20 @@ def test_reference_data_errors() -> None:
         append_reference(private, Dataset("small", private.x[:50] + 0.5), 51, seed=0)
     with pytest.raises(GanguardError, match="exceeds the 100 records of toy"):
         make_split(append_reference(private, toy(60, 1), 30, 0), 90, 20, 30, 0, 0, 100)
+
+
+def test_reference_keeps_the_class_proportions_of_the_private_data() -> None:
+    """With labels on both sides R has the private data's class proportions (a critic must not
+    tell S from R by them); a class the other data set lacks is a clear error."""
+    from ganguard.data.dataset import append_reference, proportional_counts
+
+    rng = np.random.default_rng(0)
+    private = Dataset("private", rng.uniform(-1, 1, (100, 1, 2, 2)), np.repeat([0, 1], [80, 20]))
+    public = Dataset("public", rng.uniform(-1, 1, (400, 1, 2, 2)), np.repeat([0, 1], [200, 200]))
+    joined = append_reference(private, public, 50, seed=1)
+    assert np.bincount(joined.y[100:]).tolist() == [40, 10]
+    assert proportional_counts(np.array([1, 1, 1]), 4).tolist() == [2, 1, 1]
+    unlabelled = Dataset("public", public.x)
+    assert append_reference(private, unlabelled, 50, seed=1).y is None
+    with pytest.raises(GanguardError, match="needs 20 records of class 1"):
+        append_reference(private, Dataset("public", public.x, np.repeat([0, 1], [390, 10])), 100, 1)

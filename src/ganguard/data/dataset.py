@@ -58,7 +58,8 @@ class Dataset:
 def append_reference(private: Dataset, other: Dataset, n: int, seed: int) -> Dataset:
     """`private` followed by `n` records of `other` (seeded draw) that are not in `private`
     (compared byte for byte), so that a split can take all of R from `other` without ever
-    putting a member there. Labels are kept only when both data sets have them."""
+    putting a member there. When both have labels, R has the class proportions of `private`
+    (and keeps its labels)."""
     if other.shape != private.shape:
         raise GanguardError(
             f"data.reference_data {other.name} has records of shape {other.shape}, "
@@ -74,9 +75,32 @@ def append_reference(private: Dataset, other: Dataset, n: int, seed: int) -> Dat
             f"data.n_reference = {n} but {other.name} has only {len(fresh)} records that are "
             f"not in {private.name}"
         )
-    pick = np.sort(np.random.default_rng(seed).permutation(fresh)[:n])
-    y = None
-    if private.y is not None and other.y is not None:
-        y = np.concatenate([private.y, other.y[pick]])
+    rng = np.random.default_rng(seed)
+    labelled = private.y is not None and other.y is not None
+    if not labelled:
+        pick = rng.permutation(fresh)[:n]
+    else:  # the private data's class proportions: the critic must not tell S from R by them
+        classes, counts = np.unique(private.y, return_counts=True)
+        pick = []
+        for c, k in zip(classes, proportional_counts(counts, n), strict=True):
+            pool = fresh[other.y[fresh] == c]
+            if len(pool) < k:
+                raise GanguardError(
+                    f"data.n_reference = {n} needs {k} records of class {c} from {other.name} "
+                    f"(the class proportions of {private.name}), it has {len(pool)}"
+                )
+            pick.append(rng.permutation(pool)[:k])
+        pick = np.concatenate(pick)
+    pick = np.sort(pick)
+    y = np.concatenate([private.y, other.y[pick]]) if labelled else None
     x = np.concatenate([private.x, other.x[pick]])
     return Dataset(f"{private.name}+{other.name}", x, y)
+
+
+def proportional_counts(counts: np.ndarray, n: int) -> np.ndarray:
+    """`n` shared out in proportion to `counts` (largest remainders), summing to exactly `n`."""
+    exact = n * counts / counts.sum()
+    whole = np.floor(exact).astype(np.int64)
+    rest = np.argsort(-(exact - whole), kind="stable")[: n - whole.sum()]
+    whole[rest] += 1
+    return whole
