@@ -29,8 +29,9 @@ class DataConfig(Strict):
     n_reference: int = Field(3000, ge=0)
     n_test: int = Field(1000, ge=0)
     # R from another data set of the same kind (e.g. a public collection beside a small private
-    # one): n_reference records drawn from it, leaving out any that also appear in data.name, so
-    # no member can be in R. A larger R is harder for D to memorise (README "Results")
+    # one): n_reference records drawn from it, leaving out any that also appear in data.name (so
+    # no member can be in R), in data.name's class proportions when both are labelled. A larger
+    # R is harder for D to memorise (README "Results")
     reference_data: str | None = None
     reference_path: str | None = None  # like data.path, for reference_data
 
