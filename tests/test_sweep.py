@@ -140,6 +140,20 @@ def test_a_rerun_skips_finished_runs_and_retries_failed_ones(finished_sweep) -> 
     assert len(results) == 6
 
 
+def test_a_finished_run_the_sweep_file_no_longer_describes_is_refused(finished_sweep) -> None:
+    sweep, _ = finished_sweep
+    edited = load_sweep(_sweep_file(sweep.path.parent / "edited", variants={
+        "gan": {"method": {"name": "gan"}},
+        "megan": {"method": {"name": "megan", "lam": 3.0}},  # was 2.0 when it ran
+    }), sweep.path)  # fmt: skip
+    before = {p: p.read_bytes() for p in (sweep.path / "sweep.json",
+                                          sweep.path / "runs" / "megan_seed0" / "result.json")}
+    with pytest.raises(GanguardError, match="megan_seed0 was run with another method.lam than "
+                                            "the sweep file now gives"):  # fmt: skip
+        run_sweep(edited)
+    assert {p: p.read_bytes() for p in before} == before  # nothing rewritten
+
+
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     from ganguard.train import train
 

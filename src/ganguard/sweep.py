@@ -46,7 +46,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ganguard.config import config_from_dict, dotted_parent, load_config
+from ganguard.config import Config, config_differences, config_from_dict, dotted_parent, load_config
 from ganguard.errors import GanguardError
 from ganguard.runs import write_atomic
 
@@ -206,19 +206,24 @@ def run_one(spec: RunSpec, sweep_dir: Path, settings: SweepSettings) -> dict[str
     return result
 
 
+def _run_config(spec: RunSpec, s: SweepSettings) -> Config:
+    """The config a sweep trains `spec` with: the run's own, plus the curve's checkpoints."""
+    raw = copy.deepcopy(spec.config)
+    raw["train"]["progress"] = False
+    if s.curve_points:
+        raw["train"]["checkpoint_every"] = max(1, raw["train"]["steps"] // s.curve_points)
+        raw["train"]["keep_checkpoints"] = 0  # the curve audits every kept checkpoint
+    return config_from_dict(raw)
+
+
 def _train_audit_evaluate(spec: RunSpec, run_dir: Path, s: SweepSettings) -> dict[str, Any]:
     from ganguard.audit import audit
     from ganguard.evaluate import evaluate
     from ganguard.runs import checkpoint_dirs, checkpoint_step, latest_checkpoint
     from ganguard.train import train
 
-    raw = copy.deepcopy(spec.config)
-    steps = raw["train"]["steps"]
-    raw["train"]["progress"] = False
-    if s.curve_points:
-        raw["train"]["checkpoint_every"] = max(1, steps // s.curve_points)
-        raw["train"]["keep_checkpoints"] = 0  # the curve audits every kept checkpoint
-    config = config_from_dict(raw)
+    config = _run_config(spec, s)
+    steps = config.train.steps
 
     resume = (run_dir / "config.yaml").exists()
     latest = latest_checkpoint(run_dir) if resume else None
@@ -351,11 +356,14 @@ def run_sweep(
     """Run every unfinished run of `sweep`, then aggregate; returns every run's result."""
     if workers < 1:
         raise GanguardError("--workers must be at least 1")
+    finished = {s.name for s in sweep.runs if _finished(sweep.path, s)}
+    for spec in sweep.runs:
+        if spec.name in finished:
+            _check_unchanged(sweep.path / "runs" / spec.name, _run_config(spec, sweep.settings))
     sweep.path.mkdir(parents=True, exist_ok=True)
     write_atomic(sweep.path / "sweep.json", json.dumps(
         {"settings": sweep.settings.model_dump(), "runs": [asdict(s) for s in sweep.runs]},
         indent=2, default=str) + "\n")  # fmt: skip
-    finished = {s.name for s in sweep.runs if _finished(sweep.path, s)}
     pending = [s for s in sweep.runs if s.name not in finished]
     report = report or (lambda result: None)
     for spec in sweep.runs:
@@ -380,6 +388,21 @@ def _result_path(sweep_dir: Path, spec: RunSpec) -> Path:
 def _finished(sweep_dir: Path, spec: RunSpec) -> bool:
     result = _read_result(_result_path(sweep_dir, spec))
     return result is not None and result.get("status") == "ok"
+
+
+def _check_unchanged(run_dir: Path, config: Config) -> None:
+    """A finished run is skipped only while the sweep file still describes it: an edited
+    variant, grid or default would otherwise leave stale results under the new name."""
+    try:
+        saved = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    except (OSError, yaml.YAMLError, GanguardError) as err:
+        raise GanguardError(f"sweep: cannot read {run_dir / 'config.yaml'}: {err}") from None
+    changed = config_differences(saved.to_dict(), config.to_dict())
+    if changed:
+        raise GanguardError(
+            f"sweep: {run_dir} was run with another {changed[0]} than the sweep file now gives; "
+            "remove that run directory or rename the variant"
+        )
 
 
 def _init_worker(threads: int) -> None:

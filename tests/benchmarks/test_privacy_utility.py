@@ -1,0 +1,66 @@
+"""benchmarks/privacy_utility.yaml: every family and setting is well formed and expands into runs
+whose configs validate, so a clean clone can rerun any slice of the committed table."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import yaml
+
+from ganguard.data import dataset_names
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys silently; a benchmark file must not have any."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        repeated = {k for k in keys if keys.count(k) > 1}
+        assert not repeated, f"line {node.start_mark.line + 1}: repeated keys {repeated}"
+        return super().construct_mapping(node, deep=deep)
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("privacy_utility",
+                                                  BENCHMARKS / "privacy_utility.py")  # fmt: skip
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_file_has_no_repeated_keys() -> None:
+    yaml.load((BENCHMARKS / "privacy_utility.yaml").read_text(), Loader=_UniqueKeyLoader)
+
+
+def test_every_family_maps_setting_names_to_config_changes(bench: ModuleType) -> None:
+    spec = bench.load_spec()
+    for family, settings in spec["families"].items():
+        assert isinstance(settings, dict) and settings, family
+        for name, changes in settings.items():
+            assert isinstance(changes, dict) and "method" in changes, (family, name)
+    names = list(bench.family_of(spec))
+    assert len(names) == len(set(names)), "a setting name appears in two families"
+
+
+def test_the_screen_expands_every_setting_into_a_valid_run(bench: ModuleType) -> None:
+    spec = bench.load_spec()
+    sweep = bench.stage_sweep(spec, "screen", None, None)  # validates every run's config
+    assert {r.variant for r in sweep.runs} == set(bench.family_of(spec))
+    public = {r.variant: r.config["data"].get("reference_data") for r in sweep.runs}
+    assert public["megan-public-r20000"] == spec["public_reference"]["mnist-5k"]
+    assert public["megan-fano-l50-sn-r3000-features"] is None
+
+
+def test_public_collections_are_registered_data_sets(bench: ModuleType) -> None:
+    spec = bench.load_spec()
+    for data_name, public in spec["public_reference"].items():
+        assert data_name in dataset_names()
+        assert public is None or public in dataset_names()
+    changes = {"method": {"name": "megan"}, "data.reference_data": "public"}
+    assert "data.reference_data" not in bench.with_public_reference(changes, "fashion-mnist", spec)
