@@ -64,6 +64,10 @@ def stage_sweep(spec: dict[str, Any], stage: str, families: list[str] | None,
     else:
         chosen = choose_best(spec)
         if families:
+            unknown = [f for f in families if f not in chosen]
+            if unknown:
+                raise SystemExit(f"no screened setting of {', '.join(unknown)}: run --stage "
+                                 f"screen --families {','.join(unknown)} first")  # fmt: skip
             chosen = {f: chosen[f] for f in families}
         variants = {}
         for data_name, data_keys in spec["confirm"]["data"].items():
@@ -108,7 +112,7 @@ def choose_best(spec: dict[str, Any]) -> dict[str, str]:
     """family -> its best setting on the screen's end points (see the module's text)."""
     rows = [r["row"] for r in collect(WORK / "screen") if r.get("status") == "ok"]
     if not rows:
-        raise SystemExit("no finished screening runs: run --stage screen first")
+        return committed_choice()
     fam = family_of(spec)
     gan_fids = [r["fid"] for r in rows if fam.get(r["variant"]) in GAN_FAMILIES]
     bar = QUALITY_FACTOR * min(gan_fids) if gan_fids else math.inf
@@ -126,6 +130,17 @@ def choose_best(spec: dict[str, Any]) -> dict[str, str]:
         else:
             best = min(mine, key=lambda r: r["best_auc"])
         chosen[family] = best["variant"]
+    return chosen
+
+
+def committed_choice() -> dict[str, str]:
+    """Without screening runs here (a clean clone), the choice the committed screen made, so
+    that any slice of the confirm stage can be rerun without the whole screen first."""
+    path = RESULTS / "privacy_utility_screen.json"
+    chosen = json.loads(path.read_text()).get("chosen") if path.exists() else None
+    if not chosen:
+        raise SystemExit("no finished screening runs and no committed choice: run --stage screen")
+    print(f"no screening runs in {WORK / 'screen'}: the settings chosen in {path}", flush=True)
     return chosen
 
 

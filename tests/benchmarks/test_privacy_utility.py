@@ -64,3 +64,19 @@ def test_public_collections_are_registered_data_sets(bench: ModuleType) -> None:
         assert public is None or public in dataset_names()
     changes = {"method": {"name": "megan"}, "data.reference_data": "public"}
     assert "data.reference_data" not in bench.with_public_reference(changes, "fashion-mnist", spec)
+
+
+def test_a_clean_clone_confirms_with_the_committed_choice(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench, "WORK", tmp_path)  # no screening runs here
+    spec = bench.load_spec()
+    sweep = bench.stage_sweep(spec, "confirm", ["megan", "megan-public"], [0],
+                              ["mnist-5k-n2000"])  # fmt: skip
+    data = {r.variant: r.config["data"] for r in sweep.runs}
+    assert data["mnist-5k-n2000_megan-fano-l50-sn-r3000-features"]["n_reference"] == 1500
+    public = data["mnist-5k-n2000_megan-public-r20000"]
+    assert public["reference_data"] == "mnist-train" and public["n_reference"] == 20000
+    assert {d["n_members"] for d in data.values()} == {2000}
+    with pytest.raises(SystemExit, match="no screened setting of nope"):
+        bench.stage_sweep(spec, "confirm", ["nope"], [0], None)
