@@ -34,7 +34,7 @@ def test_every_ready_config_validates(path: Path) -> None:
     """The files in configs/ carry no stale key, and their data sets are the ones they name."""
     config = load_config(path)
     assert config.data.name == ("fashion-mnist" if path.stem.startswith("fashion") else "mnist-5k")
-    assert (config.data.reference_data == "mnist") == path.stem.endswith("-public")
+    assert (config.data.reference_data == "mnist-train") == path.stem.endswith("-public")
 
 
 def test_tiny_config_round_trips_through_yaml(tiny_config: dict, write_config) -> None:
