@@ -292,6 +292,19 @@ def test_mimgan_with_beta_zero_and_a_discriminator_term_is_megan_bit_for_bit(
     assert "membership_critic" in mim.method.modules
 
 
+def test_the_discriminator_term_s_critic_sees_its_own_batch_size(
+    tiny_config: dict, tmp_path: Path
+) -> None:
+    tiny_config["method"] = {"name": "mimgan", "discriminator_lam": 5.0,
+                             "discriminator_critic_batch": 40}  # fmt: skip
+    tiny_config["train"]["steps"] = 1
+    method = train(tiny_config, tmp_path / "run").method
+    seen: list[tuple[int, ...]] = []
+    method.fano.critic.register_forward_pre_hook(lambda _, args: seen.append(tuple(args[0].shape)))
+    method.step()
+    assert seen and set(seen) == {(40, method.discriminator.feature_dim)}
+
+
 def test_mimgan_with_positive_beta_changes_the_generator_and_logs_mi(
     gan_run, tiny_config: dict, tmp_path: Path
 ) -> None:
@@ -336,7 +349,7 @@ def test_options_have_documented_defaults_and_are_validated() -> None:
     assert (opt.critic_hidden, opt.critic_lr, opt.penalty, opt.mine_ema, opt.n_critic_batch) == (
         32, 1e-3, "clamped", 0.0, None,
     )  # fmt: skip
-    assert opt.discriminator_lam == 50.0
+    assert opt.discriminator_lam == 50.0 and opt.discriminator_critic_batch is None
     for key, bad in [("tau", 0), ("beta", -1), ("mine_ema", 1.0), ("estimator", "js"),
                      ("critic_steps", 0), ("unknown", 1)]:  # fmt: skip
         with pytest.raises(GanguardError, match=f"method.{key}"):

@@ -58,6 +58,9 @@ class MIMGANOptions(MethodOptions):
     # β acts on the samples only and cannot protect a discriminator that is released; 0: off.
     # Default: the benchmark's best setting (README "Results")
     discriminator_lam: float = Field(50.0, ge=0)
+    # MEGAN's critic_batch for that term: members and reference records its critic sees per
+    # step (None: the training batch)
+    discriminator_critic_batch: int | None = Field(None, ge=1)
 
 
 def soft_min_distance(v: torch.Tensor, x: torch.Tensor, tau: float) -> torch.Tensor:
@@ -188,7 +191,8 @@ class MIMGAN(GAN):
         self.mine = MineAverage(opt.mine_ema) if opt.mine_ema > 0 else None
         self.fano = None
         if opt.discriminator_lam > 0:
-            self.fano = FanoPenalty(self, opt.discriminator_lam, MEGANOptions())
+            megan = MEGANOptions(critic_batch=opt.discriminator_critic_batch)
+            self.fano = FanoPenalty(self, opt.discriminator_lam, megan)
             self.fano.register("membership_critic")
 
     def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
