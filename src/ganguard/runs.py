@@ -18,9 +18,11 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ganguard.config import Config, config_from_dict
 from ganguard.errors import GanguardError
 
 CHECKPOINTS = "checkpoints"
@@ -59,6 +61,16 @@ def read_json(path: Path) -> Any:
 
 
 # -- nested state <-> (tensors, JSON) ----------------------------------------------------------
+def read_run_config(run_dir: Path) -> Config:
+    """The config a run directory was trained with (its config.yaml), validated."""
+    path = Path(run_dir) / "config.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise GanguardError(f"cannot read {path}: {err}") from None
+    return config_from_dict(raw)
+
+
 def _name(key: Any) -> str:
     """A readable, unambiguous name part: int keys get a '#', and '/', '#', '%' are escaped, so
     key 1 and key "1", or key "a/b" and a nested a -> b, never share a name."""

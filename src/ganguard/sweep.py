@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ganguard.config import Config, config_differences, config_from_dict, dotted_parent, load_config
 from ganguard.errors import GanguardError
-from ganguard.runs import write_atomic
+from ganguard.runs import read_run_config, write_atomic
 
 RESULT_FILE = "result.json"
 CURVE_DIR = "curve"
@@ -393,11 +393,7 @@ def _finished(sweep_dir: Path, spec: RunSpec) -> bool:
 def _check_unchanged(run_dir: Path, config: Config) -> None:
     """A finished run is skipped only while the sweep file still describes it: an edited
     variant, grid or default would otherwise leave stale results under the new name."""
-    try:
-        saved = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
-    except (OSError, yaml.YAMLError, GanguardError) as err:
-        raise GanguardError(f"sweep: cannot read {run_dir / 'config.yaml'}: {err}") from None
-    changed = config_differences(saved.to_dict(), config.to_dict())
+    changed = config_differences(read_run_config(run_dir).to_dict(), config.to_dict())
     if changed:
         raise GanguardError(
             f"sweep: {run_dir} was run with another {changed[0]} than the sweep file now gives; "
@@ -536,8 +532,8 @@ def aggregate(sweep_dir: str | Path) -> list[dict[str, Any]]:
 
 def _current_weights(run_dir: Path, recorded: str) -> str:
     try:
-        return _weights(config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text())))
-    except (OSError, yaml.YAMLError, GanguardError):
+        return _weights(read_run_config(run_dir))
+    except GanguardError:
         return recorded
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
@@ -31,6 +30,7 @@ from ganguard.runs import (
     global_rng_state,
     latest_checkpoint,
     load_checkpoint,
+    read_run_config,
     save_checkpoint,
     seed_everything,
     set_global_rng_state,
@@ -119,10 +119,7 @@ def _prepare_run_dir(out: Path, config: Config, ds: Dataset, split: Split, resum
     if not has_run:
         raise GanguardError(f"--resume: {out} holds no run (no config.yaml)")
     check_split(load_split(out / "split.json"), ds)  # refuses a directory made from other data
-    try:
-        saved = yaml.safe_load((out / "config.yaml").read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise GanguardError(f"--resume: cannot read {out / 'config.yaml'}: {err}") from None
+    saved = read_run_config(out).to_dict()
     changed = [k for k in config_differences(saved, config.to_dict()) if k not in RESUMABLE_CHANGES]
     if changed:
         raise GanguardError(
@@ -255,11 +252,7 @@ def load_run(run_dir: str | Path, step: int | None = None) -> Run:
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise GanguardError(f"{run_dir} is not a run directory (no config.yaml)")
-    try:
-        raw = yaml.safe_load((run_dir / "config.yaml").read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise GanguardError(f"cannot read {run_dir / 'config.yaml'}: {err}") from None
-    config = config_from_dict(raw)
+    config = read_run_config(run_dir)
     split = load_split(run_dir / "split.json")
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
