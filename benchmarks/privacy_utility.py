@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from ganguard.errors import GanguardError
 from ganguard.sweep import Sweep, SweepSettings, aggregate, collect, expand, run_sweep
 
 HERE = Path(__file__).resolve().parent
@@ -69,23 +70,27 @@ def stage_sweep(spec: dict[str, Any], stage: str, families: list[str] | None,
                 raise SystemExit(f"no screened setting of {', '.join(unknown)}: run --stage "
                                  f"screen --families {','.join(unknown)} first")  # fmt: skip
             chosen = {f: chosen[f] for f in families}
-        variants = {}
-        for data_name, data_keys in spec["confirm"]["data"].items():
-            if data and data_name not in data:
-                continue
-            keys = {k: v for k, v in data_keys.items() if k != "max_reference"}
-            for fam, setting in chosen.items():
-                changes = {**spec["families"][fam][setting], **keys}
-                changes = with_public_reference(changes, keys["data.name"], spec)
-                cap = data_keys.get("max_reference")
-                if cap is not None and "data.reference_data" not in changes:
-                    wanted = changes.get("data.n_reference", spec["base"]["data"]["n_reference"])
-                    changes["data.n_reference"] = min(wanted, cap)
-                variants[f"{data_name}_{setting}"] = changes
-        settings["variants"] = variants
+        settings["variants"] = {
+            f"{data_name}_{setting}": confirm_changes(spec, data_name, setting)
+            for data_name in spec["confirm"]["data"] if not data or data_name in data
+            for setting in chosen.values()
+        }  # fmt: skip
         settings["grid"] = {"seed": seeds or spec["confirm"]["seeds"]}
     parsed = SweepSettings.model_validate(settings)
     return Sweep(WORK / stage, parsed, expand(parsed))
+
+
+def confirm_changes(spec: dict[str, Any], data_name: str, setting: str) -> dict[str, Any]:
+    """The config changes of `setting` on the entry `data_name` of the file's `confirm.data`."""
+    data_keys = spec["confirm"]["data"][data_name]
+    keys = {k: v for k, v in data_keys.items() if k != "max_reference"}
+    changes = {**spec["families"][family_of(spec)[setting]][setting], **keys}
+    changes = with_public_reference(changes, keys["data.name"], spec)
+    cap = data_keys.get("max_reference")
+    if cap is not None and "data.reference_data" not in changes:
+        wanted = changes.get("data.n_reference", spec["base"]["data"]["n_reference"])
+        changes["data.n_reference"] = min(wanted, cap)
+    return changes
 
 
 def with_public_reference(changes: dict[str, Any], data_name: str,
@@ -313,7 +318,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{result.get('error', '')}", flush=True)  # fmt: skip
 
     started = time.perf_counter()
-    run_sweep(sweep, args.executor, args.workers, args.address, report)
+    try:
+        run_sweep(sweep, args.executor, args.workers, args.address, report)
+    except GanguardError as error:  # e.g. a finished run the file no longer describes
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     write_results(args.stage, spec, command, time.perf_counter() - started, args.workers)
     return 0
 

@@ -3,6 +3,7 @@ whose configs validate, so a clean clone can rerun any slice of the committed ta
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 from pathlib import Path
@@ -11,7 +12,10 @@ from types import ModuleType
 import pytest
 import yaml
 
+from ganguard.config import Config, config_from_dict
 from ganguard.data import dataset_names
+from ganguard.errors import GanguardError
+from ganguard.sweep import SweepSettings, _weights, expand
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -83,3 +87,70 @@ def test_a_clean_clone_confirms_with_the_committed_choice(
     assert {d["n_members"] for d in data.values()} == {2000}
     with pytest.raises(SystemExit, match="no screened setting of nope"):
         bench.stage_sweep(spec, "confirm", ["nope"], [0], None)
+
+
+def _committed_rows(stage: str) -> list[dict[str, str]]:
+    path = BENCHMARKS / "results" / f"privacy_utility_{stage}.csv"
+    return list(csv.DictReader(path.open()))
+
+
+def _config_the_file_gives(bench: ModuleType, spec: dict, stage: str, group: str) -> Config:
+    if stage == "screen":
+        setting = group
+        changes = bench.with_public_reference(
+            spec["families"][bench.family_of(spec)[setting]][setting],
+            spec["base"]["data"]["name"], spec,
+        )  # fmt: skip
+    else:
+        data_name, setting = group.split("_", 1)
+        changes = bench.confirm_changes(spec, data_name, setting)
+    settings = SweepSettings.model_validate(
+        {"base": spec["base"], **spec["sweep"], "variants": {group: changes}, "grid": {"seed": [0]}}
+    )
+    (run,) = expand(settings)
+    return config_from_dict(run.config)
+
+
+@pytest.mark.parametrize("stage", ["screen", "confirm"])
+def test_every_committed_row_is_what_the_file_gives_today(bench: ModuleType, stage: str) -> None:
+    """A method default changed after a run must not silently change what its setting means: a
+    rerun from a clean clone would train something else than the committed row."""
+    spec = bench.load_spec()
+    settings = bench.family_of(spec)
+    rows = _committed_rows(stage)
+    assert rows
+    stale = []
+    for row in rows:
+        setting = row["group"] if stage == "screen" else row["group"].split("_", 1)[1]
+        assert setting in settings, f"{row['run']}: setting {setting} is not in the file"
+        config = _config_the_file_gives(bench, spec, stage, row["group"])
+        given = {
+            "method": config.method.name,
+            "weights": _weights(config),
+            "spectral_norm": str(config.model.spectral_norm),
+            "augment": "+".join(config.train.augment) or "none",
+            "dataset": config.data.name,
+            "n": str(config.data.n_members),
+            "n_reference": str(config.data.n_reference),
+            "steps": str(config.train.steps),
+        }
+        committed = {k: row[k] for k in given}
+        stale += [f"{row['run']}: {k} {committed[k]!r} -> {given[k]!r}"
+                  for k in given if given[k] != committed[k]]  # fmt: skip
+    assert not stale, "\n".join(stale)
+
+
+def test_a_refused_sweep_is_a_one_line_error_and_exit_2(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise GanguardError("sweep: runs/x was run with another method.lam than the file gives")
+
+    monkeypatch.setattr(bench, "WORK", tmp_path / "work")
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(bench, "run_sweep", refuse)
+    assert bench.main(["--stage", "screen", "--families", "gan"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: sweep: runs/x was run with another")
+    assert not (tmp_path / "results").exists()  # nothing written
