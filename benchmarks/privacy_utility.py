@@ -54,30 +54,38 @@ def family_of(spec: dict[str, Any]) -> dict[str, str]:
 
 def stage_sweep(spec: dict[str, Any], stage: str, families: list[str] | None,
                 seeds: list[int] | None, data: list[str] | None = None) -> Sweep:  # fmt: skip
-    settings: dict[str, Any] = {"base": spec["base"], **spec["sweep"]}
     if stage == "screen":
-        screen_data = spec["base"]["data"]["name"]
-        variants = {n: with_public_reference(v, screen_data, spec)
-                    for f, fam in spec["families"].items() for n, v in fam.items()
-                    if not families or f in families}  # fmt: skip
-        settings["variants"] = variants
-        settings["grid"] = {"seed": seeds or spec["screen"]["seeds"]}
-    else:
-        chosen = choose_best(spec)
-        if families:
-            unknown = [f for f in families if f not in chosen]
-            if unknown:
-                raise SystemExit(f"no screened setting of {', '.join(unknown)}: run --stage "
-                                 f"screen --families {','.join(unknown)} first")  # fmt: skip
-            chosen = {f: chosen[f] for f in families}
-        settings["variants"] = {
-            f"{data_name}_{setting}": confirm_changes(spec, data_name, setting)
-            for data_name in spec["confirm"]["data"] if not data or data_name in data
-            for setting in chosen.values()
-        }  # fmt: skip
-        settings["grid"] = {"seed": seeds or spec["confirm"]["seeds"]}
+        variants = {name: screen_changes(spec, name) for f, fam in spec["families"].items()
+                    if not families or f in families for name in fam}  # fmt: skip
+        return variants_sweep(spec, stage, variants, seeds or spec["screen"]["seeds"])
+    chosen = choose_best(spec)
+    if families:
+        unknown = [f for f in families if f not in chosen]
+        if unknown:
+            raise SystemExit(f"no screened setting of {', '.join(unknown)}: run --stage "
+                             f"screen --families {','.join(unknown)} first")  # fmt: skip
+        chosen = {f: chosen[f] for f in families}
+    variants = {
+        f"{data_name}_{setting}": confirm_changes(spec, data_name, setting)
+        for data_name in spec["confirm"]["data"] if not data or data_name in data
+        for setting in chosen.values()
+    }  # fmt: skip
+    return variants_sweep(spec, stage, variants, seeds or spec["confirm"]["seeds"])
+
+
+def variants_sweep(spec: dict[str, Any], stage: str, variants: dict[str, Any],
+                   seeds: list[int]) -> Sweep:  # fmt: skip
+    """The stage's sweep of `variants` (name -> config changes) on the file's base, per seed."""
+    settings = {"base": spec["base"], **spec["sweep"], "variants": variants,
+                "grid": {"seed": seeds}}  # fmt: skip
     parsed = SweepSettings.model_validate(settings)
     return Sweep(WORK / stage, parsed, expand(parsed))
+
+
+def screen_changes(spec: dict[str, Any], setting: str) -> dict[str, Any]:
+    """The config changes of `setting` in the screen (on the base's data set)."""
+    changes = spec["families"][family_of(spec)[setting]][setting]
+    return with_public_reference(changes, spec["base"]["data"]["name"], spec)
 
 
 def confirm_changes(spec: dict[str, Any], data_name: str, setting: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import yaml
 from ganguard.config import Config, config_from_dict
 from ganguard.data import dataset_names
 from ganguard.errors import GanguardError
-from ganguard.sweep import SweepSettings, _weights, expand
+from ganguard.sweep import _weights
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -96,18 +96,10 @@ def _committed_rows(stage: str) -> list[dict[str, str]]:
 
 def _config_the_file_gives(bench: ModuleType, spec: dict, stage: str, group: str) -> Config:
     if stage == "screen":
-        setting = group
-        changes = bench.with_public_reference(
-            spec["families"][bench.family_of(spec)[setting]][setting],
-            spec["base"]["data"]["name"], spec,
-        )  # fmt: skip
+        changes = bench.screen_changes(spec, group)
     else:
-        data_name, setting = group.split("_", 1)
-        changes = bench.confirm_changes(spec, data_name, setting)
-    settings = SweepSettings.model_validate(
-        {"base": spec["base"], **spec["sweep"], "variants": {group: changes}, "grid": {"seed": [0]}}
-    )
-    (run,) = expand(settings)
+        changes = bench.confirm_changes(spec, *group.split("_", 1))
+    (run,) = bench.variants_sweep(spec, stage, {group: changes}, [0]).runs
     return config_from_dict(run.config)
 
 
