@@ -297,14 +297,9 @@ def _weights(config) -> str:  # noqa: ANN001
     return " ".join(changed)
 
 
-def _row(spec: RunSpec, config, last: dict[str, Any], a, u, measured: float) -> dict[str, Any]:  # noqa: ANN001, E501
-    """The table row; `last` is the last metrics.jsonl line (ε, and the training time since the
-    last start), `measured` the training time seen here when the log has none."""
-    best = _best(a)
-    row: dict[str, Any] = {
-        "run": spec.name,
-        "group": spec.group,
-        "variant": spec.variant,
+def config_columns(config) -> dict[str, Any]:  # noqa: ANN001
+    """The row's columns that describe what was trained (the rest measure it)."""
+    return {
         "method": config.method.name,
         "weights": _weights(config),
         "spectral_norm": config.model.spectral_norm,
@@ -314,6 +309,18 @@ def _row(spec: RunSpec, config, last: dict[str, Any], a, u, measured: float) -> 
         "n_reference": config.data.n_reference,
         "seed": config.seed,
         "steps": config.train.steps,
+    }
+
+
+def _row(spec: RunSpec, config, last: dict[str, Any], a, u, measured: float) -> dict[str, Any]:  # noqa: ANN001, E501
+    """The table row; `last` is the last metrics.jsonl line (ε, and the training time since the
+    last start), `measured` the training time seen here when the log has none."""
+    best = _best(a)
+    row: dict[str, Any] = {
+        "run": spec.name,
+        "group": spec.group,
+        "variant": spec.variant,
+        **config_columns(config),
         "best_attack": best[0] if best else None,
         "best_auc": best[1].metrics["auc"] if best else None,
         "best_auc_lo": best[1].metrics["auc_ci"][0] if best else None,
