@@ -8,6 +8,7 @@ import pytest
 
 import ganguard.demo as demo
 from ganguard.attacks import DEFAULT_ATTACKS
+from ganguard.errors import GanguardError
 
 
 @pytest.fixture
@@ -33,8 +34,9 @@ def test_demo_configs_are_a_megan_and_its_gan_twin() -> None:
 
 
 def test_fast_demo_trains_both_and_prints_one_table(
-    tiny_demo: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+    tiny_demo: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     rows = demo.run_demo(out=tmp_path / "demo", fast=True)
     assert [r.name for r in rows] == ["GAN", "MEGAN"]
     for r in rows:
@@ -54,3 +56,11 @@ def test_fast_demo_trains_both_and_prints_one_table(
     again = demo.run_demo(out=tmp_path / "demo", fast=True)
     auc = lambda rs: [(r.steps, r.audit.attacks["logan_wb"].metrics["auc"]) for r in rs]  # noqa: E731
     assert auc(again) == auc(rows)
+
+    # runs made with other settings (an older ganguard's defaults) are named, and left as they are
+    audit_before = (tmp_path / "demo" / "gan" / "audit.json").read_bytes()
+    monkeypatch.setattr(demo, "FAST", [*demo.FAST, "model.d_width=8"])
+    with pytest.raises(GanguardError, match=r"demo.gan holds a demo run made with other settings "
+                                            r"\(model.d_width\): delete that folder or pass --out"):
+        demo.run_demo(out=tmp_path / "demo", fast=True)
+    assert (tmp_path / "demo" / "gan" / "audit.json").read_bytes() == audit_before

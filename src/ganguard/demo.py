@@ -12,9 +12,10 @@ from pathlib import Path
 from ganguard.attacks import DEFAULT_ATTACKS
 from ganguard.audit import AuditResult, audit
 from ganguard.config import Config, apply_overrides, config_from_dict
+from ganguard.errors import GanguardError
 from ganguard.evaluate import UtilityResult, evaluate
 from ganguard.report.html import write_report
-from ganguard.train import Run, train
+from ganguard.train import Run, train, unresumable_changes
 
 # --fast: a first look, same models, fewer steps and a smaller member set.
 FAST = ["train.steps=800", "train.log_every=200", "data.n_members=200", "data.n_holdout=200"]
@@ -91,6 +92,12 @@ def run_demo(out: Path = Path("runs/demo"), fast: bool = False) -> list[Row]:
     for name, config in configs.items():
         path = out / name.lower()
         resume = (path / "config.yaml").exists()  # a finished demo run is reused, not retrained
+        changed = unresumable_changes(path, config) if resume else []
+        if changed:  # e.g. made by an older ganguard whose defaults differed
+            raise GanguardError(
+                f"{path} holds a demo run made with other settings ({changed[0]}): "
+                "delete that folder or pass --out DIR"
+            )
         m = config.method
         extra = ", ".join(f"{k}={getattr(m, k)}" for k in sorted(m.model_fields_set - {"name"}))
         say(f"[{name}] {'continuing' if resume else 'training'} {m.name} ({extra or 'plain'})")

@@ -42,6 +42,13 @@ RESUMABLE_CHANGES = {"train.steps", "train.log_every", "train.checkpoint_every",
                      "train.keep_checkpoints"}  # fmt: skip
 
 
+def unresumable_changes(out: Path, config: Config) -> list[str]:
+    """The config keys in which `config` differs from the run in `out` that a resume may not
+    change."""
+    saved = read_run_config(out).to_dict()
+    return [k for k in config_differences(saved, config.to_dict()) if k not in RESUMABLE_CHANGES]
+
+
 @dataclass
 class Run:
     """A run directory with its config, split and (once trained) method."""
@@ -119,8 +126,7 @@ def _prepare_run_dir(out: Path, config: Config, ds: Dataset, split: Split, resum
     if not has_run:
         raise GanguardError(f"--resume: {out} holds no run (no config.yaml)")
     check_split(load_split(out / "split.json"), ds)  # refuses a directory made from other data
-    saved = read_run_config(out).to_dict()
-    changed = [k for k in config_differences(saved, config.to_dict()) if k not in RESUMABLE_CHANGES]
+    changed = unresumable_changes(out, config)
     if changed:
         raise GanguardError(
             f"--resume: config key {changed[0]} differs from the run in {out}; "

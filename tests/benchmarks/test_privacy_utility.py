@@ -89,6 +89,16 @@ def test_a_clean_clone_confirms_with_the_committed_choice(
         bench.stage_sweep(spec, "confirm", ["nope"], [0], None)
 
 
+def test_the_committed_choice_has_one_setting_of_each_family(bench: ModuleType) -> None:
+    """A setting moved into another family (say, by a bad edit) would change what the confirm
+    stage runs for both."""
+    spec = bench.load_spec()
+    chosen = json.loads((BENCHMARKS / "results" / "privacy_utility_screen.json").read_text())
+    chosen = chosen["chosen"]
+    assert set(chosen) == set(spec["families"])
+    assert {f: bench.family_of(spec)[s] for f, s in chosen.items()} == {f: f for f in chosen}
+
+
 def _committed_rows(stage: str) -> list[dict[str, str]]:
     text = (BENCHMARKS / "results" / f"privacy_utility_{stage}.csv").read_text()
     return list(csv.DictReader(text.splitlines()))

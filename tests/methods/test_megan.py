@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from ganguard.config import config_from_dict
 from ganguard.errors import GanguardError
 from ganguard.methods.megan import (
     LN2,
@@ -123,6 +124,7 @@ MEGAN_LAM0 = {
     "entropy_all": {"name": "megan", "lam": 0.0, "mode": "entropy", "entropy_on": "all"},
     "fano_own_batch": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_batch": 48,
                        "reference_gradient": 0.5},  # fmt: skip
+    "fano_step_batch": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_batch": None},
 }
 
 
@@ -163,6 +165,15 @@ def test_megan_fano_needs_reference_records(tiny_config: dict, tmp_path: Path) -
     with pytest.raises(GanguardError, match="n_reference"):
         train(tiny_config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_defaults_are_the_benchmarks_setting_and_null_keeps_the_step_batch() -> None:
+    opt = config_from_dict({"method": {"name": "megan"}}).method
+    assert (opt.mode, opt.lam, opt.critic_input) == ("fano", 50.0, "features")
+    assert opt.critic_batch == 256
+    # the benchmark's older settings pin null (the step's own batch) to stay what they ran
+    pinned = config_from_dict({"method": {"name": "megan", "critic_batch": None}}).method
+    assert pinned.critic_batch is None
 
 
 @pytest.mark.parametrize("share", [0.0, 0.25, 1.0])

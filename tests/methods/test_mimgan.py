@@ -344,12 +344,12 @@ def test_mimgan_resumes_bit_exact_with_its_critic_and_moving_average(
 def test_options_have_documented_defaults_and_are_validated() -> None:
     opt = config_from_dict({"method": {"name": "mimgan"}}).method
     assert (opt.beta, opt.tau, opt.estimator, opt.critic_steps, opt.features) == (
-        1.0, 0.05, "dv", 1, "pixels",
+        0.1, 0.05, "dv", 1, "pixels",
     )  # fmt: skip
     assert (opt.critic_hidden, opt.critic_lr, opt.penalty, opt.mine_ema, opt.n_critic_batch) == (
         32, 1e-3, "clamped", 0.0, None,
     )  # fmt: skip
-    assert opt.discriminator_lam == 50.0 and opt.discriminator_critic_batch is None
+    assert opt.discriminator_lam == 50.0 and opt.discriminator_critic_batch == 256
     for key, bad in [("tau", 0), ("beta", -1), ("mine_ema", 1.0), ("estimator", "js"),
                      ("critic_steps", 0), ("unknown", 1)]:  # fmt: skip
         with pytest.raises(GanguardError, match=f"method.{key}"):

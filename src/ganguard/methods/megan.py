@@ -22,8 +22,9 @@ LN2 = math.log(2.0)
 
 class MEGANOptions(MethodOptions):
     name: Literal["megan"] = "megan"
-    # Defaults: the benchmark's best setting (benchmarks/privacy_utility.yaml's screen, README
-    # "Results"): fano, λ = 50, the critic on D's penultimate features
+    # Defaults: the benchmark's best setting (benchmarks/privacy_utility.yaml, README "Results"):
+    # fano, λ = 50, the critic on D's penultimate features, 256 members and reference records
+    # per critic step (with R from a public collection, what brought every seed to chance)
     lam: float = Field(50.0, ge=0)  # λ, the weight of the entropy term
     mode: Literal["fano", "entropy"] = "fano"
     entropy_on: Literal["members", "all"] = "members"  # entropy mode: members, or members + fakes
@@ -31,9 +32,10 @@ class MEGANOptions(MethodOptions):
     critic_hidden: int = Field(32, ge=1)
     critic_lr: float = Field(1e-3, gt=0)
     critic_steps: int = Field(1, ge=1)
-    # fano mode: member and reference records per step that the critic and the penalty see;
-    # None: the step's own member batch and as many reference records
-    critic_batch: int | None = Field(None, ge=1)
+    # fano mode: member and reference records per step that the critic and the penalty see,
+    # members drawn on a stream of their own; None: the step's own member batch and as many
+    # reference records (the default before 256, which the benchmark's older settings pin)
+    critic_batch: int | None = Field(256, ge=1)
     # fano mode: the share of the penalty's gradient that reaches D through the reference branch
     reference_gradient: float = Field(1.0, ge=0, le=1)
     # fano mode: weight of a second term that keeps the reference records the penalty trains on

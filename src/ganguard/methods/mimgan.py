@@ -44,7 +44,9 @@ Estimator = Literal["dv", "nwj"]
 
 class MIMGANOptions(MethodOptions):
     name: Literal["mimgan"] = "mimgan"
-    beta: float = Field(1.0, ge=0)  # β, the weight of the leakage penalty in ℓ_G
+    # β, the weight of the leakage penalty in ℓ_G. Default 0.1: with a larger β the white-box
+    # attack found the members again (benchmark screen, README "Results")
+    beta: float = Field(0.1, ge=0)
     tau: float = Field(0.05, gt=0)  # soft-min temperature, on per-feature mean squared distances
     estimator: Estimator = "dv"  # Donsker–Varadhan or Nguyen–Wainwright–Jordan bound
     critic_steps: int = Field(1, ge=1)  # critic ascent steps per training step
@@ -59,8 +61,8 @@ class MIMGANOptions(MethodOptions):
     # Default: the benchmark's best setting (README "Results")
     discriminator_lam: float = Field(50.0, ge=0)
     # MEGAN's critic_batch for that term: members and reference records its critic sees per
-    # step (None: the training batch)
-    discriminator_critic_batch: int | None = Field(None, ge=1)
+    # step (None: the step's own member batch, the default before 256)
+    discriminator_critic_batch: int | None = Field(256, ge=1)
 
 
 def soft_min_distance(v: torch.Tensor, x: torch.Tensor, tau: float) -> torch.Tensor:
