@@ -44,8 +44,9 @@ Estimator = Literal["dv", "nwj"]
 
 class MIMGANOptions(MethodOptions):
     name: Literal["mimgan"] = "mimgan"
-    # β, the weight of the leakage penalty in ℓ_G. Default 0.1: with a larger β the white-box
-    # attack found the members again (benchmark screen, README "Results")
+    # β, the weight of the leakage penalty in ℓ_G. Default 0.1: with a public R, a larger β let
+    # the white-box attack find the members again (README "Results"; with R cut from the
+    # private data set β = 1 and the step's critic batch did better: configs/*-mimgan.yaml)
     beta: float = Field(0.1, ge=0)
     tau: float = Field(0.05, gt=0)  # soft-min temperature, on per-feature mean squared distances
     estimator: Estimator = "dv"  # Donsker–Varadhan or Nguyen–Wainwright–Jordan bound
