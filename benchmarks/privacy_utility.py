@@ -27,6 +27,7 @@ import shlex
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,24 @@ def load_spec(path: Path = SPEC_FILE) -> dict[str, Any]:
 def family_of(spec: dict[str, Any]) -> dict[str, str]:
     """setting name -> family."""
     return {name: fam for fam, settings in spec["families"].items() for name in settings}
+
+
+def run_order(spec: dict[str, Any]) -> Callable[[str], tuple]:
+    """A sort key on run names (`[data_]setting_seedN`): the file's order of confirm data sets,
+    then of settings, then the seed, so the committed tables come out in the same order whatever
+    slice ran last."""
+    data_rank = {d: i for i, d in enumerate(spec["confirm"]["data"])}
+    setting_rank = {s: i for i, s in enumerate(family_of(spec))}
+
+    def key(name: str) -> tuple:
+        *variant, seed = name.split("_")
+        data, setting = variant if len(variant) == 2 else ("", "_".join(variant))
+        number = seed.removeprefix("seed")
+        return (data_rank.get(data, -1 if not data else len(data_rank)), data,
+                setting_rank.get(setting, len(setting_rank)), setting,
+                int(number) if number.isdigit() else -1, name)  # fmt: skip
+
+    return key
 
 
 def stage_sweep(spec: dict[str, Any], stage: str, families: list[str] | None,
@@ -248,7 +267,7 @@ def frontier_png(results: list[dict[str, Any]], fam: dict[str, str], title: str)
 def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float | None,
                   workers: int = 1) -> None:  # fmt: skip
     folder = WORK / stage
-    results = aggregate(folder)
+    results = aggregate(folder, run_order(spec))
     fam = family_of(spec)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / f"privacy_utility_{stage}"

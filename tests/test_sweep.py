@@ -12,7 +12,7 @@ import yaml
 from conftest import TINY
 
 from ganguard.errors import GanguardError
-from ganguard.sweep import expand, load_sweep, run_sweep, sweep_settings
+from ganguard.sweep import collect, expand, load_sweep, run_sweep, sweep_settings
 
 FAST = {"curve_points": 2, "audit_k": 300, "kid_subsets": 3,
         "attacks": "logan_wb,ganleaks_fbb,montecarlo"}  # fmt: skip
@@ -124,6 +124,17 @@ def test_results_tables_and_plot(finished_sweep) -> None:
     mean = (gan[0]["best_auc"] + gan[1]["best_auc"]) / 2
     assert f"| gan | gan | – | 64 | 2 | {mean:.3f} ± " in md
     assert (sweep.path / "privacy_utility.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_collect_orders_by_the_last_invocation_or_by_a_given_key(tmp_path: Path) -> None:
+    for name in ("a_seed1", "b_seed0", "a_seed0"):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "result.json").write_text(json.dumps({"name": name}))
+    (tmp_path / "sweep.json").write_text(json.dumps({"runs": [{"name": "b_seed0"}]}))
+    names = lambda results: [r["name"] for r in results]  # noqa: E731
+    assert names(collect(tmp_path)) == ["b_seed0", "a_seed0", "a_seed1"]  # then by name
+    by_seed = lambda name: (name[-1], name)  # noqa: E731
+    assert names(collect(tmp_path, by_seed)) == ["a_seed0", "b_seed0", "a_seed1"]
 
 
 def test_a_rerun_skips_finished_runs_and_retries_failed_ones(finished_sweep) -> None:

@@ -498,26 +498,29 @@ SUMMARY = ["best_auc", "best_tpr_at_1pct_fpr", "fid", "kid", "precision", "recal
            "train_seconds"]  # fmt: skip
 
 
-def collect(sweep_dir: str | Path) -> list[dict[str, Any]]:
-    """Every run's result.json under the sweep folder, in the sweep's order when known."""
+def collect(sweep_dir: str | Path, order: Callable[[str], Any] | None = None
+            ) -> list[dict[str, Any]]:  # fmt: skip
+    """Every run's result.json under the sweep folder, sorted by `order` (a sort key on run
+    names); by default in the order of the sweep's last invocation, then by name."""
     sweep_dir = Path(sweep_dir)
-    order = []
-    meta = _read_result(sweep_dir / "sweep.json")
-    if meta:
-        order = [r["name"] for r in meta["runs"]]
     results = [
         r for p in sorted((sweep_dir / "runs").glob(f"*/{RESULT_FILE}"))
         if (r := _read_result(p)) is not None
     ]  # fmt: skip
-    rank = {name: i for i, name in enumerate(order)}
-    results.sort(key=lambda r: (rank.get(r.get("name"), len(rank)), r.get("name", "")))
+    if order is None:
+        meta = _read_result(sweep_dir / "sweep.json")
+        rank = {r["name"]: i for i, r in enumerate(meta["runs"] if meta else [])}
+        order = lambda name: (rank.get(name, len(rank)), name)  # noqa: E731
+    results.sort(key=lambda r: order(r.get("name", "")))
     return results
 
 
-def aggregate(sweep_dir: str | Path) -> list[dict[str, Any]]:
-    """Write results.csv, results.md and privacy_utility.png; returns the results."""
+def aggregate(sweep_dir: str | Path, order: Callable[[str], Any] | None = None
+              ) -> list[dict[str, Any]]:  # fmt: skip
+    """Write results.csv, results.md and privacy_utility.png, the runs sorted as `collect`
+    sorts them; returns the results."""
     sweep_dir = Path(sweep_dir)
-    results = collect(sweep_dir)
+    results = collect(sweep_dir, order)
     rows = [r["row"] for r in results if r.get("status") == "ok"]
     for row in rows:  # against today's defaults, which may have changed since the run
         row["weights"] = _current_weights(sweep_dir / "runs" / row["run"], row["weights"])

@@ -99,6 +99,19 @@ def test_the_committed_choice_has_one_setting_of_each_family(bench: ModuleType) 
     assert {f: bench.family_of(spec)[s] for f, s in chosen.items()} == {f: f for f in chosen}
 
 
+def test_runs_are_ordered_by_the_file_whatever_ran_last(bench: ModuleType) -> None:
+    spec = bench.load_spec()
+    data = list(spec["confirm"]["data"])
+    settings = list(bench.family_of(spec))
+    confirm = [f"{data[1]}_{settings[0]}_seed0", f"{data[0]}_{settings[1]}_seed1",
+               f"{data[0]}_{settings[1]}_seed0", f"{data[0]}_{settings[0]}_seed2",
+               f"{data[0]}_{settings[0]}_seed10"]  # fmt: skip
+    key = bench.run_order(spec)
+    assert sorted(confirm, key=key) == [confirm[3], confirm[4], confirm[2], confirm[1], confirm[0]]
+    screen = [f"{settings[2]}_seed0", f"{settings[0]}_seed1", f"{settings[0]}_seed0"]
+    assert sorted(screen, key=key) == [screen[2], screen[1], screen[0]]
+
+
 def _committed_rows(stage: str) -> list[dict[str, str]]:
     text = (BENCHMARKS / "results" / f"privacy_utility_{stage}.csv").read_text()
     return list(csv.DictReader(text.splitlines()))
