@@ -64,7 +64,7 @@ def run_order(spec: dict[str, Any]) -> Callable[[str], tuple]:
         *variant, seed = name.split("_")
         data, setting = variant if len(variant) == 2 else ("", "_".join(variant))
         number = seed.removeprefix("seed")
-        return (data_rank.get(data, -1 if not data else len(data_rank)), data,
+        return (data_rank.get(data, len(data_rank)), data,
                 setting_rank.get(setting, len(setting_rank)), setting,
                 int(number) if number.isdigit() else -1, name)  # fmt: skip
 
