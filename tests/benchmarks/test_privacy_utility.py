@@ -12,7 +12,7 @@ from types import ModuleType
 import pytest
 import yaml
 
-from ganguard.config import config_from_dict
+from ganguard.config import config_from_dict, load_config
 from ganguard.data import dataset_names
 from ganguard.errors import GanguardError
 from ganguard.sweep import config_columns
@@ -110,6 +110,18 @@ def test_runs_are_ordered_by_the_file_whatever_ran_last(bench: ModuleType) -> No
     assert sorted(confirm, key=key) == [confirm[3], confirm[4], confirm[2], confirm[1], confirm[0]]
     screen = [f"{settings[2]}_seed0", f"{settings[0]}_seed1", f"{settings[0]}_seed0"]
     assert sorted(screen, key=key) == [screen[2], screen[1], screen[0]]
+
+
+def test_the_private_reference_config_is_the_benchmarked_setting(bench: ModuleType) -> None:
+    """configs/mnist-5k-mimgan-cutout.yaml is what the README's results say it is: the confirm
+    stage's MIMGAN with cutout at mnist-5k n = 500, seed 0, key for key."""
+    spec = bench.load_spec()
+    chosen = json.loads((BENCHMARKS / "results" / "privacy_utility_screen.json").read_text())
+    setting = chosen["chosen"]["mimgan-cutout"]
+    changes = bench.confirm_changes(spec, "mnist-5k-n500", setting)
+    (run,) = bench.variants_sweep(spec, "confirm", {setting: changes}, [0]).runs
+    ready = load_config(BENCHMARKS.parent / "configs" / "mnist-5k-mimgan-cutout.yaml")
+    assert ready == config_from_dict(run.config)
 
 
 def _committed_rows(stage: str) -> list[dict[str, str]]:
