@@ -101,17 +101,26 @@ def variants_sweep(spec: dict[str, Any], stage: str, variants: dict[str, Any],
     return Sweep(WORK / stage, parsed, expand(parsed))
 
 
+def setting_changes(spec: dict[str, Any], setting: str) -> dict[str, Any]:
+    """The config changes of `setting`, its method's options laid over the file's pinned
+    `method_options` for that method."""
+    changes = dict(spec["families"][family_of(spec)[setting]][setting])
+    method = changes["method"]
+    changes["method"] = {"name": method["name"], **spec["method_options"][method["name"]],
+                         **method}  # fmt: skip
+    return changes
+
+
 def screen_changes(spec: dict[str, Any], setting: str) -> dict[str, Any]:
     """The config changes of `setting` in the screen (on the base's data set)."""
-    changes = spec["families"][family_of(spec)[setting]][setting]
-    return with_public_reference(changes, spec["base"]["data"]["name"], spec)
+    return with_public_reference(setting_changes(spec, setting), spec["base"]["data"]["name"], spec)
 
 
 def confirm_changes(spec: dict[str, Any], data_name: str, setting: str) -> dict[str, Any]:
     """The config changes of `setting` on the entry `data_name` of the file's `confirm.data`."""
     data_keys = spec["confirm"]["data"][data_name]
     keys = {k: v for k, v in data_keys.items() if k != "max_reference"}
-    changes = {**spec["families"][family_of(spec)[setting]][setting], **keys}
+    changes = {**setting_changes(spec, setting), **keys}
     changes = with_public_reference(changes, keys["data.name"], spec)
     cap = data_keys.get("max_reference")
     if cap is not None and "data.reference_data" not in changes:

@@ -1,7 +1,8 @@
 """Run configuration: YAML validated by pydantic, with `--set a.b=v` overrides.
 
 Unknown keys and impossible values are errors that name the key. Method options are validated by
-the options class of the chosen method (see `ganguard.methods`), so each method owns its keys.
+the options class of the chosen method (`ganguard.options`), so each method owns its keys. Nothing
+here imports torch: a config is checked before anything heavy is loaded.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
 
 from ganguard.errors import GanguardError
+from ganguard.options import MethodOptions, options_class
 
 
 class Strict(BaseModel):
@@ -66,12 +68,6 @@ class TrainConfig(Strict):
     augment: list[Literal["translation", "cutout"]] = []
 
 
-class MethodOptions(Strict):
-    """Options every method has; each method subclasses this with its own keys."""
-
-    name: str = "gan"
-
-
 class Config(Strict):
     seed: int = 0  # seeds initialisation, latent draws and batches
     data: DataConfig = DataConfig()
@@ -82,13 +78,14 @@ class Config(Strict):
     @field_validator("method", mode="before")
     @classmethod
     def _method_options(cls, value: Any) -> MethodOptions:
-        from ganguard.methods import method_class
-
         if isinstance(value, MethodOptions):
             return value
         if not isinstance(value, dict):
             raise ValueError("must be a mapping with a `name`")
-        options = method_class(value.get("name", "gan")).Options
+        options = options_class(value.get("name", "gan"))
+        for key, why in options.removed.items():
+            if key in value:
+                raise GanguardError(f"config key method.{key}: {why}")
         try:
             return options.model_validate(value)
         except ValidationError as err:

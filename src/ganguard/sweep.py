@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ganguard.config import Config, config_differences, config_from_dict, dotted_parent, load_config
 from ganguard.errors import GanguardError
+from ganguard.options import option_defaults
 from ganguard.runs import read_run_config, write_atomic
 
 RESULT_FILE = "result.json"
@@ -286,15 +287,15 @@ def _curve_point(step: int, a, u) -> dict[str, Any]:  # noqa: ANN001
 
 
 def _weights(config) -> str:  # noqa: ANN001
-    """The method's options that differ from their defaults, as `key=value` pairs."""
-    from ganguard.methods import method_class
-
+    """The method's options that differ from today's defaults, as `key=value` pairs."""
+    defaults = option_defaults(config.method.name)
     options = config.method.model_dump()
-    # field defaults, not Options(): some methods cannot be built without options (DP-GAN)
-    fields = method_class(config.method.name).Options.model_fields
-    defaults = {k: f.get_default(call_default_factory=True) for k, f in fields.items()}
-    changed = [f"{k}={v}" for k, v in options.items() if k != "name" and v != defaults.get(k)]
-    return " ".join(changed)
+    return " ".join(f"{k}={v}" for k, v in options.items() if k != "name" and v != defaults[k])
+
+
+def _options(config) -> str:  # noqa: ANN001
+    """Every option of the method, as `key=value` pairs: what ran, whatever the defaults."""
+    return " ".join(f"{k}={v}" for k, v in config.method.model_dump().items() if k != "name")
 
 
 def config_columns(config) -> dict[str, Any]:  # noqa: ANN001
@@ -302,6 +303,7 @@ def config_columns(config) -> dict[str, Any]:  # noqa: ANN001
     return {
         "method": config.method.name,
         "weights": _weights(config),
+        "options": _options(config),
         "spectral_norm": config.model.spectral_norm,
         "augment": "+".join(config.train.augment) or "none",
         "dataset": config.data.name,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from ganguard.methods.megan import (
     LN2,
     binary_entropy_from_logit,
     membership_cross_entropy,
-    scale_gradient,
 )
 from ganguard.train import train
 
@@ -122,8 +120,7 @@ MEGAN_LAM0 = {
                       "critic_steps": 2},  # fmt: skip
     "entropy_members": {"name": "megan", "lam": 0.0, "mode": "entropy", "entropy_on": "members"},
     "entropy_all": {"name": "megan", "lam": 0.0, "mode": "entropy", "entropy_on": "all"},
-    "fano_own_batch": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_batch": 48,
-                       "reference_gradient": 0.5},  # fmt: skip
+    "fano_own_batch": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_batch": 48},
     "fano_step_batch": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_batch": None},
 }
 
@@ -176,26 +173,6 @@ def test_defaults_are_the_benchmarks_setting_and_null_keeps_the_step_batch() -> 
     assert pinned.critic_batch is None
 
 
-@pytest.mark.parametrize("share", [0.0, 0.25, 1.0])
-def test_scale_gradient_keeps_the_value_and_scales_the_gradient(share: float) -> None:
-    x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
-    y = scale_gradient(x * 2, share)
-    assert torch.equal(y, x.detach() * 2)
-    y.sum().backward()
-    assert torch.allclose(x.grad, torch.full((3,), 2 * share))
-
-
-def test_the_reference_gradient_share_changes_what_reaches_the_discriminator(
-    tiny_config: dict, tmp_path: Path
-) -> None:
-    """Same draws, different share of the R branch's gradient: different discriminators."""
-    runs = {}
-    for share in (1.0, 0.0):
-        tiny_config["method"] = {"name": "megan", "lam": 5.0, "reference_gradient": share}
-        runs[share] = weights(train(tiny_config, tmp_path / f"share{share}"))
-    assert differing(runs[1.0], runs[0.0], "discriminator")
-
-
 def test_the_critic_sees_a_batch_of_its_own_size(tiny_config: dict, tmp_path: Path) -> None:
     tiny_config["method"] = {"name": "megan", "lam": 5.0, "critic_batch": 48}
     tiny_config["train"]["steps"] = 1
@@ -207,22 +184,8 @@ def test_the_critic_sees_a_batch_of_its_own_size(tiny_config: dict, tmp_path: Pa
     assert seen and set(seen) == {(48, feature_dim)}  # members and reference records alike
 
 
-def test_the_unseen_half_of_r_is_a_fixed_split_and_its_term_reaches_d(
-    tiny_config: dict, tmp_path: Path
-) -> None:
-    tiny_config["method"] = {"name": "megan", "lam": 5.0, "unseen_reference_lam": 5.0}
-    run = train(tiny_config, tmp_path / "on")
-    (trained, _), (unseen, _) = run.method.fano.reference_parts()
-    reference = run.method.reference
-    assert len(trained) + len(unseen) == len(reference) and abs(len(trained) - len(unseen)) <= 1
-    # disjoint halves of R: every record of R in exactly one of them
-    rows = {tuple(r.flatten().tolist()) for r in reference}
-    assert {tuple(r.flatten().tolist()) for r in torch.cat([trained, unseen])} == rows
-    again, _ = train(tiny_config, tmp_path / "again").method.fano.reference_parts()
-    assert torch.equal(again[0], trained)  # the same seed cuts R the same way
-    lines = (tmp_path / "on" / "metrics.jsonl").read_text().splitlines()
-    assert all(math.isfinite(json.loads(line)["reference_drift"]) for line in lines)
-    tiny_config["method"] = {"name": "megan", "lam": 5.0}
-    off = train(tiny_config, tmp_path / "off")
-    assert off.method.fano.reference_parts() == (None, None)
-    assert differing(weights(run), weights(off), "discriminator")
+@pytest.mark.parametrize("key", ["reference_gradient", "unseen_reference_lam"])
+def test_a_removed_option_is_one_line_that_says_so(key: str) -> None:
+    with pytest.raises(GanguardError, match=rf"^config key method\.{key}: removed: ") as info:
+        config_from_dict({"method": {"name": "megan", key: 0.5}})
+    assert "\n" not in str(info.value)

@@ -22,7 +22,6 @@ from ganguard.errors import GanguardError
 from ganguard.methods import RandomStreams
 from ganguard.methods.mimgan import (
     MIMGAN,
-    MineAverage,
     leakage_estimate,
     soft_min_distance,
 )
@@ -119,25 +118,6 @@ def test_dv_is_finite_for_large_critic_outputs() -> None:
     est = leakage_estimate(Affine(1000.0, 0.0), s, r, "dv")  # e^1200 overflows float32
     want = 1000 * sum(DELTA_S) / 3 - (1000 * 1.2 - math.log(4))  # the largest term dominates
     assert est.item() == pytest.approx(want, rel=1e-5)
-
-
-def test_mine_average_keeps_the_value_and_rescales_the_gradient() -> None:
-    mine = MineAverage(decay=0.9)
-    first = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64, requires_grad=True)
-    value = mine.log_mean_exp(first)
-    mean_first = (1 + math.e + math.e**2) / 3
-    assert value.item() == pytest.approx(math.log(mean_first), rel=1e-12)
-    value.backward()  # the first batch is the average: the plain gradient e^t / Σ e^t
-    assert first.grad.tolist() == pytest.approx([math.exp(v) / (3 * mean_first) for v in (0, 1, 2)])
-
-    second = torch.tensor([3.0, -1.0], dtype=torch.float64, requires_grad=True)
-    value = mine.log_mean_exp(second)
-    mean_second = (math.exp(3) + math.exp(-1)) / 2
-    average = 0.9 * mean_first + 0.1 * mean_second
-    assert value.item() == pytest.approx(math.log(mean_second), rel=1e-12)
-    assert mine.log_average.item() == pytest.approx(math.log(average), rel=1e-12)
-    value.backward()  # e^t / (n · moving average), MINE's corrected gradient
-    assert second.grad.tolist() == pytest.approx([math.exp(v) / (2 * average) for v in (3, -1)])
 
 
 # -- the critic finds leakage, and only leakage ------------------------------------------------
@@ -247,15 +227,8 @@ BETA0 = {
     "pixels": {"features": "pixels"},
     "discriminator": {"features": "discriminator"},
     # every other option at a non-default value, so none of them can reach G or D either
-    "nwj_raw": {
-        "features": "discriminator",
-        "estimator": "nwj",
-        "penalty": "raw",
-        "critic_steps": 3,
-        "n_critic_batch": 40,
-        "tau": 2.0,
-    },
-    "dv_mine": {"mine_ema": 0.9, "critic_steps": 2, "critic_hidden": 8, "critic_lr": 1e-2},
+    "nwj": {"features": "discriminator", "estimator": "nwj", "critic_steps": 3, "tau": 2.0},
+    "dv": {"critic_steps": 2, "critic_hidden": 8, "critic_lr": 1e-2},
 }
 
 
@@ -275,7 +248,7 @@ def test_mimgan_with_beta_zero_is_the_gan_bit_for_bit(
         assert not differing(a, b, name), f"{name} differs from the GAN's"
 
 
-MIM_ON = {"name": "mimgan", "beta": 5.0, "penalty": "raw", "mine_ema": 0.9}
+MIM_ON = {"name": "mimgan", "beta": 5.0}
 
 
 def test_mimgan_with_beta_zero_and_a_discriminator_term_is_megan_bit_for_bit(
@@ -295,8 +268,7 @@ def test_mimgan_with_beta_zero_and_a_discriminator_term_is_megan_bit_for_bit(
 def test_the_discriminator_term_s_critic_sees_its_own_batch_size(
     tiny_config: dict, tmp_path: Path
 ) -> None:
-    tiny_config["method"] = {"name": "mimgan", "discriminator_lam": 5.0,
-                             "discriminator_critic_batch": 40}  # fmt: skip
+    tiny_config["method"] = {"name": "mimgan", "discriminator_lam": 5.0, "critic_batch": 40}
     tiny_config["train"]["steps"] = 1
     method = train(tiny_config, tmp_path / "run").method
     seen: list[tuple[int, ...]] = []
@@ -318,11 +290,11 @@ def test_mimgan_with_positive_beta_changes_the_generator_and_logs_mi(
     assert all(math.isfinite(line["mi"]) for line in lines)
 
 
-def test_mimgan_resumes_bit_exact_with_its_critic_and_moving_average(
+def test_mimgan_resumes_bit_exact_with_its_critics(
     tiny_config: dict, tmp_path: Path
 ) -> None:
     tiny_config["method"] = dict(MIM_ON)
-    straight = train(tiny_config, tmp_path / "straight")
+    train(tiny_config, tmp_path / "straight")
     halves = copy.deepcopy(tiny_config)
     halves["train"]["steps"] = 10
     train(halves, tmp_path / "halves")
@@ -330,12 +302,10 @@ def test_mimgan_resumes_bit_exact_with_its_critic_and_moving_average(
     assert resumed.step == 20
     a = load_file(str(latest_checkpoint(tmp_path / "straight") / "weights.safetensors"))
     b = load_file(str(latest_checkpoint(tmp_path / "halves") / "weights.safetensors"))
-    assert "/method/extra/mine_log_average" in a
     assert any(k.startswith("/method/modules/mim_critic/") for k in a)
     assert any(k.startswith("/method/modules/membership_critic/") for k in a)
     assert a.keys() == b.keys()
     assert not [k for k in a if k.startswith("/method/") and not torch.equal(a[k], b[k])]
-    assert straight.method.mine.log_average == resumed.method.mine.log_average
 
 
 # -- options and errors -------------------------------------------------------------------------
@@ -346,14 +316,23 @@ def test_options_have_documented_defaults_and_are_validated() -> None:
     assert (opt.beta, opt.tau, opt.estimator, opt.critic_steps, opt.features) == (
         0.1, 0.05, "dv", 1, "pixels",
     )  # fmt: skip
-    assert (opt.critic_hidden, opt.critic_lr, opt.penalty, opt.mine_ema, opt.n_critic_batch) == (
-        32, 1e-3, "clamped", 0.0, None,
-    )  # fmt: skip
-    assert opt.discriminator_lam == 50.0 and opt.discriminator_critic_batch == 256
-    for key, bad in [("tau", 0), ("beta", -1), ("mine_ema", 1.0), ("estimator", "js"),
-                     ("critic_steps", 0), ("unknown", 1)]:  # fmt: skip
+    assert (opt.critic_hidden, opt.critic_lr) == (32, 1e-3)
+    assert opt.discriminator_lam == 50.0 and opt.critic_batch == 256
+    for key, bad in [("tau", 0), ("beta", -1), ("estimator", "js"), ("critic_steps", 0),
+                     ("critic_batch", 0), ("unknown", 1)]:  # fmt: skip
         with pytest.raises(GanguardError, match=f"method.{key}"):
             config_from_dict({"method": {"name": "mimgan", key: bad}})
+
+
+@pytest.mark.parametrize("key", ["penalty", "mine_ema", "n_critic_batch",
+                                 "discriminator_critic_batch"])  # fmt: skip
+def test_a_removed_option_is_one_line_that_says_so(key: str) -> None:
+    with pytest.raises(GanguardError) as info:
+        config_from_dict({"method": {"name": "mimgan", key: 1}})
+    message = str(info.value)
+    assert message.startswith(f"config key method.{key}: ") and "\n" not in message
+    why = "renamed to method.critic_batch" if key.startswith("discriminator") else "removed: "
+    assert why in message
 
 
 def test_mimgan_needs_reference_records(tiny_config: dict, tmp_path: Path) -> None:

@@ -18,10 +18,11 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ganguard.config import Config, MethodOptions
+from ganguard.config import Config
 from ganguard.errors import GanguardError
 from ganguard.methods.augment import augment, check_augmentable
 from ganguard.nets import build_discriminator, build_generator
+from ganguard.options import MethodOptions
 
 _EDGE = 1e-12  # keeps Φ⁻¹ finite at the edges of a class's share of the latent space
 
@@ -90,7 +91,8 @@ class Method:
     registry: ClassVar[dict[str, type[Method]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Every method class with a `name` of its own registers itself (see methods/__init__)."""
+        """Every method class with a `name` of its own registers itself (see methods/__init__);
+        its `Options` are the options class of the same name (`ganguard.options`)."""
         super().__init_subclass__(**kwargs)
         if "name" in cls.__dict__:
             Method.registry[cls.name] = cls

@@ -12,7 +12,7 @@ import contextlib
 import math
 import warnings
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,38 +21,14 @@ from opacus.accountants import create_accountant
 from opacus.accountants.utils import get_noise_multiplier
 from opacus.optimizers import DPOptimizer
 from opacus.validators import ModuleValidator
-from pydantic import Field, model_validator
 from torch.nn.utils import parametrize
 
-from ganguard.config import MethodOptions
 from ganguard.errors import GanguardError
 from ganguard.methods.gan import GAN, generator_loss
+from ganguard.options import DPGANOptions
 
 # One accountant entry: (noise multiplier, sample rate, number of steps), as Opacus keeps them.
 History = list[tuple[float, float, int]]
-
-
-class DPGANOptions(MethodOptions):
-    name: Literal["dpgan"] = "dpgan"
-    target_epsilon: float | None = Field(None, gt=0)  # the budget: σ is chosen to spend it
-    noise_multiplier: float | None = Field(None, ge=0)  # or a fixed σ (0: no privacy at all)
-    delta: float | None = Field(None, gt=0, lt=1)  # None: 1 / (10 n), n = |S|
-    max_grad_norm: float = Field(1.0, gt=0)  # per-sample clipping bound C
-    accountant: Literal["rdp", "prv"] = "rdp"
-
-    @model_validator(mode="after")
-    def _one_noise_source(self) -> DPGANOptions:
-        # Our own error rather than pydantic's: a model-level error would name no key.
-        both = self.target_epsilon is not None and self.noise_multiplier is not None
-        neither = self.target_epsilon is None and self.noise_multiplier is None
-        if both or neither:
-            key = "noise_multiplier" if both else "target_epsilon"
-            raise GanguardError(
-                f"config key method.{key}: set exactly one of method.target_epsilon (a privacy "
-                f"budget) and method.noise_multiplier (a fixed noise level); "
-                f"{'both are' if both else 'neither is'} set"
-            )
-        return self
 
 
 class DPGAN(GAN):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 
-from ganguard.config import MethodOptions
 from ganguard.methods.base import Method, spectral_norm_once
+from ganguard.options import GANOptions
 
 
 def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
@@ -19,10 +17,6 @@ def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tens
 def generator_loss(d_gen: torch.Tensor) -> torch.Tensor:
     """Non-saturating ℓ_G = E_z[softplus(-d(G(z)))]."""
     return F.softplus(-d_gen).mean()
-
-
-class GANOptions(MethodOptions):
-    name: Literal["gan"] = "gan"
 
 
 class GAN(Method):

@@ -27,43 +27,18 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Literal
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from ganguard.config import MethodOptions
 from ganguard.errors import GanguardError
 from ganguard.methods.base import seeded_init
 from ganguard.methods.gan import GAN
-from ganguard.methods.megan import FanoPenalty, MEGANOptions
+from ganguard.methods.megan import FanoPenalty
+from ganguard.options import MEGANOptions, MIMGANOptions
 
 Estimator = Literal["dv", "nwj"]
-
-
-class MIMGANOptions(MethodOptions):
-    name: Literal["mimgan"] = "mimgan"
-    # β, the weight of the leakage penalty in ℓ_G. Default 0.1: with a public R, a larger β let
-    # the white-box attack find the members again (README "Results"; with R cut from the
-    # private data set β = 1 and the step's critic batch did better: configs/*-mimgan.yaml)
-    beta: float = Field(0.1, ge=0)
-    tau: float = Field(0.05, gt=0)  # soft-min temperature, on per-feature mean squared distances
-    estimator: Estimator = "dv"  # Donsker–Varadhan or Nguyen–Wainwright–Jordan bound
-    critic_steps: int = Field(1, ge=1)  # critic ascent steps per training step
-    features: Literal["pixels", "discriminator"] = "pixels"  # φ: the data, or D's features
-    critic_hidden: int = Field(32, ge=1)
-    critic_lr: float = Field(1e-3, gt=0)
-    penalty: Literal["clamped", "raw"] = "clamped"  # β·max(Î, 0), or β·Î
-    mine_ema: float = Field(0.0, ge=0, lt=1)  # decay of MINE's moving average (dv only); 0: off
-    n_critic_batch: int | None = Field(None, ge=1)  # records of S and of R; None: batch_size
-    # λ_D of MEGAN's fano term on the discriminator (critic on D's features, MEGAN's defaults):
-    # β acts on the samples only and cannot protect a discriminator that is released; 0: off.
-    # Default: the benchmark's best setting (README "Results")
-    discriminator_lam: float = Field(50.0, ge=0)
-    # MEGAN's critic_batch for that term: members and reference records its critic sees per
-    # step (None: the step's own member batch, the default before 256)
-    discriminator_critic_batch: int | None = Field(256, ge=1)
 
 
 def soft_min_distance(v: torch.Tensor, x: torch.Tensor, tau: float) -> torch.Tensor:
@@ -101,45 +76,19 @@ def leakage_estimate(
     return bound_from_outputs(critic(delta_members), critic(delta_reference), estimator)
 
 
-class MineAverage:
-    """MINE's bias correction of the DV gradient: the gradient of ln mean_R e^T is
-    mean(e^T ∇T) / mean(e^T); the batch mean in the denominator biases it, so MINE divides by a
-    moving average of mean e^T instead. Kept in log space so large T cannot overflow."""
-
-    def __init__(self, decay: float):
-        self.decay = decay
-        self.log_average: torch.Tensor | None = None
-
-    def log_mean_exp(self, t: torch.Tensor) -> torch.Tensor:
-        """ln mean e^T in value; in gradient, mean(e^T ∇T) / (moving average of mean e^T)."""
-        exact = log_mean_exp(t)
-        now = exact.detach()
-        if self.log_average is None:
-            self.log_average = now
-        else:
-            past = math.log(self.decay) + self.log_average
-            self.log_average = torch.logaddexp(past, math.log1p(-self.decay) + now)
-        weight = torch.exp(now - self.log_average)  # batch mean / moving average, detached
-        return now + weight * (exact - now)
-
-
 def critic_step(
     critic: nn.Module,
     optimizer: torch.optim.Optimizer,
     delta_members: torch.Tensor,
     delta_reference: torch.Tensor,
     estimator: Estimator,
-    mine: MineAverage | None = None,
 ) -> float:
     """One ascent step of the critic on Î (its inputs detached: only ω learns); returns Î as it
     was before the step."""
     t_members, t_reference = critic(delta_members.detach()), critic(delta_reference.detach())
     estimate = bound_from_outputs(t_members, t_reference, estimator)
-    objective = estimate
-    if mine is not None and estimator == "dv":
-        objective = t_members.mean() - mine.log_mean_exp(t_reference)
     optimizer.zero_grad()
-    (-objective).backward()
+    (-estimate).backward()
     optimizer.step()
     return estimate.item()
 
@@ -188,13 +137,10 @@ class MIMGAN(GAN):
             self.config.seed, "mim_critic", lambda: LeakageCritic(opt.critic_hidden)
         )
         self.modules["mim_critic"] = self.critic
-        self.optimizers["mim_critic"] = torch.optim.Adam(
-            self.critic.parameters(), lr=opt.critic_lr, betas=(0.5, 0.999)
-        )
-        self.mine = MineAverage(opt.mine_ema) if opt.mine_ema > 0 else None
+        self.optimizers["mim_critic"] = self.adam(self.critic, opt.critic_lr)
         self.fano = None
         if opt.discriminator_lam > 0:
-            megan = MEGANOptions(critic_batch=opt.discriminator_critic_batch)
+            megan = MEGANOptions(critic_batch=opt.critic_batch)
             self.fano = FanoPenalty(self, opt.discriminator_lam, megan)
             self.fano.register("membership_critic")
 
@@ -217,9 +163,8 @@ class MIMGAN(GAN):
     def leakage_inputs(self, generated: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The critic's inputs on a fresh member batch and reference batch: the standardised
         δ(v, X̃) with X̃ = `generated` (the gradient reaches `generated` if it has one)."""
-        n = self.options.n_critic_batch or self.config.train.batch_size
-        members = self.draw(self.members, "mim_members", n)
-        reference = self.draw(self.reference, "mim_reference", n)
+        members = self.draw(self.members, "mim_members")
+        reference = self.draw(self.reference, "mim_reference")
         with torch.no_grad():
             phi_members, phi_reference = self.features(members), self.features(reference)
         phi_generated = self.features(generated)
@@ -234,9 +179,8 @@ class MIMGAN(GAN):
         opt = self.options
         for _ in range(opt.critic_steps):
             mi = critic_step(
-                self.critic, self.optimizers["mim_critic"], on_members, on_reference,
-                opt.estimator, self.mine,
-            )  # fmt: skip
+                self.critic, self.optimizers["mim_critic"], on_members, on_reference, opt.estimator
+            )
         return mi
 
     def discriminator_penalty(self, h_real, d_real, d_fake, logs):  # noqa: ANN001, ANN201
@@ -248,12 +192,4 @@ class MIMGAN(GAN):
         self.update_critic(on_members, on_reference)  # detaches: the critic sees fake.detach()
         mi = leakage_estimate(self.critic, on_members, on_reference, opt.estimator)
         logs["mi"] = mi.item()
-        leak = torch.clamp(mi, min=0.0) if opt.penalty == "clamped" else mi
-        return opt.beta * leak
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"mine_log_average": None if self.mine is None else self.mine.log_average}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        if self.mine is not None:
-            self.mine.log_average = state.get("mine_log_average")
+        return opt.beta * torch.clamp(mi, min=0.0)

@@ -7,15 +7,12 @@ the whole training set; the generator's loss is the mean of the non-saturating l
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field
 
-from ganguard.config import MethodOptions
 from ganguard.errors import GanguardError
 from ganguard.methods.base import Method, derive_seed, spectral_norm_once
 from ganguard.methods.gan import discriminator_loss, generator_loss
+from ganguard.options import PARGANOptions
 
 
 def split_into_parts(n: int, k: int, seed: int) -> list[torch.Tensor]:
@@ -52,11 +49,6 @@ def update(optimizers: list[torch.optim.Optimizer], loss: torch.Tensor) -> None:
     loss.backward()
     for o in optimizers:
         o.step()
-
-
-class PARGANOptions(MethodOptions):
-    name: Literal["pargan"] = "pargan"
-    k: int = Field(5, ge=2)  # discriminators, and parts of S
 
 
 class PARGAN(Method):

@@ -7,42 +7,26 @@ Free choices, each documented where it is made:
 - D_p is the run's discriminator network with its 1-logit layer swapped for an N-way linear one
   (spectrally normalised like the rest when `model.spectral_norm`); it only ever sees generated
   samples, never a record of S.
-- The generators' privacy term: `privacy_loss` below (default: the non-saturating form of the
-  authors' code).
-- D_p is trained from the first step; `privacy_start` only delays its term in the generators' loss.
-  The paper's code instead pre-trains D_p on the real parts, lets the generators fight that frozen
-  D_p, and starts training D_p after `dp_delay` epochs (half of training in their experiments).
+- The generators' privacy term: the non-saturating form of the authors' code (`privacy_loss`).
+- D_p is trained from the first step, at train.lr_d, and its term enters the generators' loss at
+  once. The paper's code instead pre-trains D_p on the real parts, lets the generators fight that
+  frozen D_p, and starts training D_p after `dp_delay` epochs (half of training in their
+  experiments).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
-from ganguard.config import MethodOptions, ModelConfig
+from ganguard.config import ModelConfig
 from ganguard.methods.base import Method, seeded_init, spectral_norm_once, split_latent
 from ganguard.methods.gan import discriminator_loss, generator_loss
 from ganguard.methods.pargan import member_parts, parts_of, update
 from ganguard.nets import build_discriminator
 from ganguard.nets.layers import spectral_normed
-
-# Keeps Φ⁻¹ finite when a latent coordinate sits (numerically) on a boundary between generators.
-
-
-class PrivGANOptions(MethodOptions):
-    name: Literal["privgan"] = "privgan"
-    n_pairs: int = Field(2, ge=2)  # N generator–discriminator pairs, and parts of S
-    privacy_ratio: float = Field(1.0, ge=0)  # weight of the D_p term in each generator's loss
-    # Steps before the D_p term enters the generators' loss (D_p itself trains from the start).
-    # The paper's code delays D_p (by half of training in its experiments); 0 uses it at once.
-    privacy_start: int = Field(0, ge=0)
-    dp_lr: float | None = Field(None, gt=0)  # D_p's learning rate; None: train.lr_d
-    # non_saturating: −ln(1 − D_p^i(G_i(z))); minimax: −CE, the paper's equation (see privacy_loss)
-    privacy_loss: Literal["non_saturating", "minimax"] = "non_saturating"
+from ganguard.options import PrivGANOptions
 
 
 class PrivacyDiscriminator(nn.Module):
@@ -60,19 +44,17 @@ class PrivacyDiscriminator(nn.Module):
         return self.net.out(self.net.features(x))
 
 
-def privacy_loss(logits: torch.Tensor, origin: torch.Tensor, form: str) -> torch.Tensor:
-    """Per sample, what its generator minimises to fool D_p (`origin`: which generator made it).
+def privacy_loss(logits: torch.Tensor, origin: torch.Tensor) -> torch.Tensor:
+    """Per sample, what its generator minimises to fool D_p (`origin`: which generator made it):
+    −ln(1 − D_p^i(x)), zero once D_p gives the true origin no weight.
 
-    minimax: ln D_p^i(x) = −CE, the paper's equation; maximising D_p's cross-entropy, it has no
-    lower bound (a generator can push D_p to be sure of a wrong origin) and a vanishing gradient
-    while D_p is sure of the right one.
-    non_saturating: −ln(1 − D_p^i(x)), zero once D_p gives the true origin no weight. For N = 2 it
-    is exactly the authors' code (cross-entropy towards the other generator's label); for N > 2
-    their code draws one random wrong label per sample, ours is its deterministic counterpart.
+    The paper's equation, ln D_p^i(x) = −CE, has no lower bound (a generator can push D_p to be
+    sure of a wrong origin) and a vanishing gradient while D_p is sure of the right one. For N = 2
+    the form used here is exactly the authors' code (cross-entropy towards the other generator's
+    label); for N > 2 their code draws one random wrong label per sample, this is its
+    deterministic counterpart.
     """
     log_p = F.log_softmax(logits, dim=1)
-    if form == "minimax":
-        return log_p.gather(1, origin[:, None]).squeeze(1)
     own = F.one_hot(origin, logits.shape[1]).bool()
     return -log_p.masked_fill(own, float("-inf")).logsumexp(dim=1)
 
@@ -96,23 +78,15 @@ class PrivGAN(Method):
             self.optimizers[f"generator_{i}"] = self.adam(self.generators[i], t.lr_g)
             self.optimizers[f"discriminator_{i}"] = self.adam(self.discriminators[i], t.lr_d)
         self.modules["privacy_discriminator"] = self.privacy_discriminator
-        self.optimizers["privacy_discriminator"] = self.adam(
-            self.privacy_discriminator, t.lr_d if opt.dp_lr is None else opt.dp_lr
-        )
+        self.optimizers["privacy_discriminator"] = self.adam(self.privacy_discriminator, t.lr_d)
         self.part_indices: list[torch.Tensor] = []  # where each part's records sit in S
         self.parts: list[torch.Tensor] = []  # the records themselves
         self.part_labels: list[torch.Tensor | None] = []  # and their labels (conditional runs)
-        self.steps_done = 0  # checkpointed (extra_state): it decides when the D_p term starts
 
     def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
         super().attach_data(members, reference, *labels)
         self.part_indices = member_parts(members, self.options.n_pairs, self.config.seed, self.name)
         self.parts, self.part_labels = parts_of(members, self.member_labels, self.part_indices)
-
-    def privacy_term_on(self) -> bool:
-        # a zero weight skips the term altogether, so it cannot even add 0 · ∞
-        opt = self.options
-        return opt.privacy_ratio > 0 and self.steps_done >= opt.privacy_start
 
     def step(self) -> dict[str, float]:
         n, opt = self.options.n_pairs, self.options
@@ -145,25 +119,16 @@ class PrivGAN(Method):
         # each generator: its GAN loss, plus fooling D_p; G_i's weights reach only its own terms
         loss_gan = sum(generator_loss(d(self.d_input(fake), y_fake)) for d, _, fake in pairs)
         loss_g = loss_gan
-        if self.privacy_term_on():
-            per_sample = privacy_loss(
-                self.privacy_discriminator(generated), origin, opt.privacy_loss
-            )
+        if opt.privacy_ratio > 0:  # a zero weight skips the term: it cannot even add 0 · ∞
+            per_sample = privacy_loss(self.privacy_discriminator(generated), origin)
             loss_g = loss_g + opt.privacy_ratio * per_sample.view(n, -1).mean(1).sum()
         update([self.optimizers[f"generator_{i}"] for i in range(n)], loss_g)
 
-        self.steps_done += 1
         return {
             "loss_d": loss_d.item() / n,
             "loss_g": loss_gan.item() / n,
             "loss_dp": loss_dp.item(),
         }
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"steps_done": self.steps_done}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.steps_done = int(state["steps_done"])
 
     def discriminator_logits(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return torch.stack([d(x, y) for d in self.discriminators], dim=1)
