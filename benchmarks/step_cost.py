@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 from ganguard.config import config_from_dict, load_config
-from ganguard.methods import METHODS
-from ganguard.train import build_method, load_data
+from ganguard.runs import build_method
+from ganguard.train import TrainingData, split_data
 
 # row -> (method, options): each method at its defaults (DP-GAN at σ = 1), and MEGAN with its
 # critic on the step's own batch (the default before 256), which shows what the larger one costs
@@ -36,11 +36,9 @@ ROWS: dict[str, tuple[str, dict]] = {
 }
 
 
-def prepared(config, ds, split, warmup: int):  # noqa: ANN001, ANN201
-    method = build_method(config, ds.shape)
-    method.attach_data(
-        torch.from_numpy(ds.x[split.members]), torch.from_numpy(ds.x[split.reference])
-    )
+def prepared(config, data: TrainingData, warmup: int):  # noqa: ANN001, ANN201
+    method = build_method(config, data.shape)
+    method.attach_data(data.members, data.reference)
     for _ in range(warmup):
         method.step()
     return method
@@ -69,14 +67,11 @@ def main() -> None:
     args = parser.parse_args()
 
     base = load_config(args.config, ["model.spectral_norm=false", "train.progress=false"])
-    ds, split = load_data(base)
+    data, _ = split_data(base)
     methods = {}
     for row, (name, options) in ROWS.items():
-        if name not in METHODS:
-            print(f"{row:<18} not available")
-            continue
         config = config_from_dict({**base.to_dict(), "method": {"name": name, **options}})
-        methods[row] = prepared(config, ds, split, args.warmup)
+        methods[row] = prepared(config, data, args.warmup)
     rows = interleaved_medians(methods, args.steps)
     gan = rows["gan"]
     print(f"{'method':<18}{'ms/step':>10}{'x GAN':>8}   (batch {base.train.batch_size}, "

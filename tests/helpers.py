@@ -51,7 +51,7 @@ def check_sampling(run_dir: Path, trained, run_cli, out: Path) -> None:  # noqa:
     """A reopened run samples like the trained one, and `ganguard sample` writes the same."""
     import numpy as np
 
-    from ganguard.train import load_run
+    from ganguard.runs import load_run
 
     run = load_run(run_dir)
     x = run.method.sample(10, torch.Generator().manual_seed(3))
@@ -77,7 +77,7 @@ def with_method(tiny: dict, name: str, **options) -> dict:  # noqa: ANN003
 def fresh_method(tiny: dict, name: str, members: torch.Tensor, **options):  # noqa: ANN003, ANN201
     """An untrained method of `tiny`'s networks, given `members` (and no R)."""
     from ganguard.config import config_from_dict
-    from ganguard.train import build_method
+    from ganguard.runs import build_method
 
     config = config_from_dict(with_method(tiny, name, **options))
     method = build_method(config, SHAPE)

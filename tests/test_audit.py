@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +136,39 @@ def test_api_refuses_a_run_and_samples_together(gan_run_copy: Path, files) -> No
     with pytest.raises(GanguardError):
         ganguard.audit(gan_run_copy, samples=files["samples"])
 
+
+
+def test_the_reference_gan_is_a_run_directory_that_resumes(
+    gan_run_copy: Path, tmp_path: Path
+) -> None:
+    """The calibrated attacks' reference GAN trains through the one training loop, into
+    RUN_DIR/reference_model/: killed halfway, the next audit finishes it, bit for bit."""
+    import torch
+
+    from ganguard.audit import reference_method
+    from ganguard.data import load_run_data
+    from ganguard.runs import load_run
+    from ganguard.train import array_data, train
+
+    run = load_run(gan_run_copy)
+    reference = load_run_data(run.config.data).x[run.split.reference]
+    whole = reference_method(run, reference)
+    cache = gan_run_copy / "reference_model"
+    assert (cache / "config.yaml").is_file() and (cache / "records.json").is_file()
+    config = load_run(cache).config
+    assert config.method.name == "gan" and config.train.steps == run.config.train.steps
+
+    # an interrupted reference GAN: the same config stopped at half its steps
+    other = tmp_path / "other"
+    shutil.copytree(gan_run_copy, other, ignore=shutil.ignore_patterns("reference_model"))
+    half = config.to_dict()
+    half["train"]["steps"] //= 2
+    train(half, other / "reference_model", data=array_data(reference))
+    resumed = reference_method(load_run(other), reference)
+    for (name, a), b in zip(whole.generator.state_dict().items(),
+                            resumed.generator.state_dict().values(), strict=True):  # fmt: skip
+        assert torch.equal(a, b), name
+    # a finished one is reused, not trained again
+    before = (cache / "metrics.jsonl").stat().st_mtime_ns
+    reference_method(run, reference)
+    assert (cache / "metrics.jsonl").stat().st_mtime_ns == before

@@ -19,8 +19,8 @@ import torch
 from safetensors.torch import load_file
 
 from ganguard.errors import GanguardError
-from ganguard.runs import latest_checkpoint
-from ganguard.train import load_run, train
+from ganguard.runs import latest_checkpoint, load_run
+from ganguard.train import train
 
 LOG_KEYS = {"step", "loss_d", "loss_g", "d_members", "d_holdout", "O", "O_null", "auc_wb"}
 
@@ -348,3 +348,45 @@ def test_divergence_is_a_clear_error(tiny_config: dict, tmp_path: Path) -> None:
     tiny_config["train"].update(lr_d=1e30, lr_g=1e30)
     with pytest.raises(GanguardError, match="diverged"):
         train(tiny_config, tmp_path / "run")
+
+
+# -- training on arrays: the attacker and reference GANs of the audit -------------------------
+
+
+def test_a_run_on_arrays_resumes_bit_exact_and_refuses_other_records(
+    tiny_config: dict, tmp_path: Path
+) -> None:
+    from helpers import random_members
+
+    from ganguard.train import array_data
+
+    records = random_members(48).numpy()
+    straight = train(tiny_config, tmp_path / "straight", data=array_data(records))
+    assert straight.split is None and (tmp_path / "straight" / "records.json").is_file()
+    assert not (tmp_path / "straight" / "split.json").exists()
+    assert "auc_wb" not in metrics(tmp_path / "straight")[-1]  # no holdout to monitor
+    half = {**tiny_config, "train": {**tiny_config["train"], "steps": 10}}
+    train(half, tmp_path / "halves", data=array_data(records))
+    train(tiny_config, tmp_path / "halves", resume=True, data=array_data(records))
+    assert_all_equal(final_weights(tmp_path / "straight"), final_weights(tmp_path / "halves"))
+    assert load_run(tmp_path / "halves").step == 20
+    with pytest.raises(GanguardError, match="trained on other records"):
+        train(tiny_config, tmp_path / "halves", resume=True, data=array_data(records[:-1]))
+
+
+def test_without_a_run_directory_nothing_is_written(
+    tiny_config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers import random_members
+
+    from ganguard.train import array_data
+
+    monkeypatch.chdir(tmp_path)
+    records = random_members(48).numpy()
+    run = train(tiny_config, data=array_data(records))
+    assert run.path is None and run.step == 20 and list(tmp_path.iterdir()) == []
+    kept = train(tiny_config, tmp_path / "kept", data=array_data(records))
+    assert_all_equal(
+        {k: v for k, v in run.method.generator.state_dict().items()},
+        {k: v for k, v in kept.method.generator.state_dict().items()},
+    )

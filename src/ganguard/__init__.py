@@ -24,8 +24,8 @@ __version__ = "0.1.0"
 # API name -> the module that defines it
 _LAZY = {
     "train": "ganguard.train",
-    "Run": "ganguard.train",
-    "load_run": "ganguard.train",
+    "Run": "ganguard.runs",
+    "load_run": "ganguard.runs",
     "audit": "ganguard.audit",
     "AuditResult": "ganguard.audit",
     "evaluate": "ganguard.evaluate",

@@ -18,9 +18,12 @@ import torch
 
 from ganguard.attacks import ATTACKS, DEFAULT_ATTACKS, attack_class
 from ganguard.attacks.base import Generator, ThreatModel
+from ganguard.config import config_from_dict
 from ganguard.errors import GanguardError
+from ganguard.methods import Method
 from ganguard.metrics.attack_metrics import attack_metrics
-from ganguard.runs import write_atomic
+from ganguard.runs import Run, checkpoint_step, latest_checkpoint, load_run, write_atomic
+from ganguard.train import array_data, train
 
 REFERENCE_MODEL_DIR = "reference_model"
 
@@ -151,33 +154,21 @@ def _needs_reference_model(names: str | list[str] | None) -> bool:
     return any(n.strip().endswith("_cal") for n in listed)
 
 
-def reference_method(run, reference: np.ndarray, progress: bool = False):  # noqa: ANN001, ANN201
+def reference_method(run: Run, reference: np.ndarray, progress: bool = False) -> Method:
     """A GAN with the run's networks and training settings, trained on R: the reference
-    generator of the calibrated attacks. Trained once and cached in RUN_DIR/reference_model/."""
-    from tqdm import tqdm
-
-    from ganguard.config import config_from_dict
-    from ganguard.runs import latest_checkpoint, load_checkpoint, save_checkpoint
-    from ganguard.train import build_method, load_method_state, method_state
-
+    generator of the calibrated attacks. Trained once and kept in RUN_DIR/reference_model/ (a run
+    directory of its own: an interrupted training resumes, a finished one is reused)."""
     raw = run.config.to_dict()
     # unconditional: it is trained on R's records alone, and only its samples and d(x) are read
     raw["model"] = {**raw["model"], "conditional": False}
+    raw["train"] = {**raw["train"], "keep_checkpoints": 1, "progress": progress}
     config = config_from_dict({**raw, "method": {"name": "gan"}})
-    shape = tuple(reference.shape[1:])
-    method = build_method(config, shape)
     cache = run.path / REFERENCE_MODEL_DIR
-    found = latest_checkpoint(cache)
-    if found is not None:
-        _, state = load_checkpoint(found)
-        load_method_state(method, state["method"], weights_only=True)
-        return method
-    method.attach_data(torch.from_numpy(reference), torch.empty(0, *shape))
-    for _ in tqdm(range(config.train.steps), desc="reference GAN", disable=not progress):
-        method.step()
-    state = {"shape": list(shape), "method": method_state(method)}
-    save_checkpoint(cache, config.train.steps, state)
-    return method
+    resume = (cache / "config.yaml").exists()
+    done = latest_checkpoint(cache) if resume else None
+    if done is not None and checkpoint_step(done) == config.train.steps:
+        return load_run(cache).method
+    return train(config, cache, resume=resume, data=array_data(reference)).method
 
 
 def audit(
@@ -266,7 +257,6 @@ def _samples_threat(samples, members, nonmembers, reference, seed):  # noqa: ANN
 def _audit_run(run_dir, attacks, n_per_class, k, seed, out, settings, progress, step):  # noqa: ANN001, ANN202
     from ganguard.data import load_run_data
     from ganguard.data.split import check_split
-    from ganguard.train import load_run
 
     run = load_run(run_dir, step)
     ds = load_run_data(run.config.data)

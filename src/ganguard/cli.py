@@ -30,8 +30,7 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from ganguard.runs import write_atomic
-    from ganguard.train import load_run
+    from ganguard.runs import load_run, write_atomic
 
     if args.n < 1:
         raise GanguardError("--n must be at least 1")

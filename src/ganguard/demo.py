@@ -15,7 +15,8 @@ from ganguard.config import Config, apply_overrides, config_from_dict
 from ganguard.errors import GanguardError
 from ganguard.evaluate import UtilityResult, evaluate
 from ganguard.report.html import write_report
-from ganguard.train import Run, train, unresumable_changes
+from ganguard.runs import Run, unresumable_changes
+from ganguard.train import train
 
 # --fast: a first look, same models, fewer steps and a smaller member set.
 FAST = ["train.steps=800", "train.log_every=200", "data.n_members=200", "data.n_holdout=200"]

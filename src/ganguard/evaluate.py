@@ -75,7 +75,7 @@ def evaluate(
     (default RUN_DIR/utility.json) atomically."""
     from ganguard.data import load_run_data
     from ganguard.data.split import check_split
-    from ganguard.train import load_run
+    from ganguard.runs import load_run
 
     started = time.perf_counter()
     run = load_run(run_dir, step)

@@ -1,4 +1,8 @@
-"""Run directories and checkpoints.
+"""Run directories, checkpoints, and opening a trained run.
+
+A run directory holds `config.yaml` (the resolved config), `split.json` (which records of the data
+set are S, H, R and T; `records.json`, a fingerprint, for a run trained on arrays), `metrics.jsonl`
+(the training log), `checkpoints/` and, once measured, `audit.json` and `utility.json`.
 
 A checkpoint is a folder `checkpoints/step_NNNNNNN/` holding `weights.safetensors` (every tensor:
 network weights, optimiser moments, random-generator states) and `state.json` (everything else,
@@ -13,6 +17,7 @@ import json
 import os
 import random
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +27,15 @@ import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ganguard.config import Config, config_from_dict
+from ganguard.config import Config, config_differences, config_from_dict
+from ganguard.data.split import Split, load_split
 from ganguard.errors import GanguardError
+from ganguard.methods import Method, RandomStreams, method_class
 
 CHECKPOINTS = "checkpoints"
 WEIGHTS = "weights.safetensors"
 STATE = "state.json"
+RECORDS = "records.json"  # a run trained on arrays: their fingerprint, in place of split.json
 
 
 # -- atomic writes -----------------------------------------------------------------------------
@@ -60,7 +68,12 @@ def read_json(path: Path) -> Any:
         raise GanguardError(f"cannot read {path}: {err}") from None
 
 
-# -- nested state <-> (tensors, JSON) ----------------------------------------------------------
+# -- run configs -------------------------------------------------------------------------------
+# Keys that may change when a run is resumed: they extend or re-time training, not its meaning.
+RESUMABLE_CHANGES = {"train.steps", "train.log_every", "train.checkpoint_every", "train.progress",
+                     "train.keep_checkpoints"}  # fmt: skip
+
+
 def read_run_config(run_dir: Path) -> Config:
     """The config a run directory was trained with (its config.yaml), validated."""
     path = Path(run_dir) / "config.yaml"
@@ -70,6 +83,15 @@ def read_run_config(run_dir: Path) -> Config:
         raise GanguardError(f"cannot read {path}: {err}") from None
     return config_from_dict(raw)
 
+
+def unresumable_changes(run_dir: Path, config: Config) -> list[str]:
+    """The config keys in which `config` differs from the run in `run_dir` that a resume may not
+    change."""
+    saved = read_run_config(run_dir).to_dict()
+    return [k for k in config_differences(saved, config.to_dict()) if k not in RESUMABLE_CHANGES]
+
+
+# -- nested state <-> (tensors, JSON) ----------------------------------------------------------
 
 def _name(key: Any) -> str:
     """A readable, unambiguous name part: int keys get a '#', and '/', '#', '%' are escaped, so
@@ -163,6 +185,78 @@ def checkpoint_step(path: Path) -> int:
 def latest_checkpoint(run_dir: Path) -> Path | None:
     dirs = checkpoint_dirs(run_dir)
     return dirs[-1] if dirs else None
+
+
+# -- a method and its state ---------------------------------------------------------------------
+def build_method(config: Config, shape: tuple[int, ...], n_classes: int = 0) -> Method:
+    """The untrained method of `config` for records of `shape` (and `n_classes` classes)."""
+    cls = method_class(config.method.name)
+    return cls(config.method, config, shape, RandomStreams(config.seed), n_classes=n_classes)
+
+
+def method_state(method: Method) -> dict[str, Any]:
+    """Everything a checkpoint holds of a method: networks, optimisers, streams, extra state."""
+    return {
+        "modules": {k: m.state_dict() for k, m in method.modules.items()},
+        "optimizers": {k: o.state_dict() for k, o in method.optimizers.items()},
+        "streams": method.streams.state_dict(),
+        "extra": method.extra_state(),
+    }
+
+
+def load_method_state(method: Method, state: dict[str, Any], weights_only: bool = False) -> None:
+    """Restore `method_state` (only the networks when `weights_only`: enough to sample)."""
+    try:
+        for k, m in method.modules.items():
+            m.load_state_dict(state["modules"][k])
+        if not weights_only:
+            for k, o in method.optimizers.items():
+                o.load_state_dict(state["optimizers"][k])
+            method.streams.load_state_dict(state["streams"])
+            method.load_extra_state(state.get("extra", {}))
+    except (KeyError, RuntimeError, ValueError) as err:
+        first = str(err).splitlines()[0]
+        raise GanguardError(f"checkpoint does not fit this run's networks: {first}") from None
+
+
+# -- opening a trained run ---------------------------------------------------------------------
+@dataclass
+class Run:
+    """A run directory with its config, split (None for a run trained on arrays) and method."""
+
+    path: Path | None
+    config: Config
+    split: Split | None
+    method: Method
+    step: int = 0
+
+
+def load_run(run_dir: str | Path, step: int | None = None) -> Run:
+    """Open a trained run for sampling or auditing: its config, split and last weights (or the
+    weights of the checkpoint at `step`, when kept: see train.keep_checkpoints)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise GanguardError(f"{run_dir} is not a run directory (no config.yaml)")
+    config = read_run_config(run_dir)
+    split = load_split(run_dir / "split.json") if (run_dir / "split.json").exists() else None
+    if split is None and not (run_dir / RECORDS).exists():
+        raise GanguardError(f"missing file: {run_dir / 'split.json'}")
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise GanguardError(f"{run_dir} has no checkpoint yet")
+    if step is not None:
+        kept = {checkpoint_step(d): d for d in checkpoint_dirs(run_dir)}
+        if step not in kept:
+            raise GanguardError(
+                f"{run_dir} has no checkpoint at step {step} (kept: {sorted(kept)})"
+            )
+        checkpoint = kept[step]
+    step, state = load_checkpoint(checkpoint)
+    if "shape" not in state:
+        raise GanguardError(f"checkpoint {checkpoint} does not record the data shape")
+    method = build_method(config, tuple(state["shape"]), int(state.get("n_classes", 0)))
+    load_method_state(method, state["method"], weights_only=True)
+    return Run(run_dir, config, split, method, step)
 
 
 # -- process-wide random states (saved so a resumed run continues them) ------------------------

@@ -1,11 +1,14 @@
 """The training loop: data, method, then step / log / checkpoint until `train.steps`.
 
-Read top to bottom: everything a method does lives in its `step`; this file only prepares the run
-directory, loops, logs and checkpoints.
+Every model ganguard trains goes through `train`: a run from a config (its data set split into
+S, H, R and T), and the models the audit trains on arrays (the attacker GAN of `logan_bb`, the
+reference GAN of the calibrated attacks), given as `TrainingData`. Everything a method does lives
+in its `step`; this file only prepares the run directory, loops, logs and checkpoints.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -15,101 +18,122 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
-from ganguard.config import Config, config_differences, config_from_dict, dump_config
-from ganguard.data import Dataset, load_run_data
+from ganguard.config import Config, config_from_dict, dump_config
+from ganguard.data import load_run_data
 from ganguard.data.split import Split, check_split, load_split, make_split, save_split
 from ganguard.errors import GanguardError
-from ganguard.methods import Method, RandomStreams, method_class
-from ganguard.metrics import overfitting
+from ganguard.methods import Method
+from ganguard.metrics.attack_metrics import attack_metrics, white_box_scores
+from ganguard.plotting import save_sample_grid
 from ganguard.runs import (
-    checkpoint_dirs,
-    checkpoint_step,
+    RECORDS,
+    Run,
+    build_method,
     global_rng_state,
     latest_checkpoint,
     load_checkpoint,
-    read_run_config,
+    load_method_state,
+    method_state,
+    read_json,
     save_checkpoint,
     seed_everything,
     set_global_rng_state,
+    unresumable_changes,
     write_atomic,
+    write_json,
 )
 
-# Keys that may change when a run is resumed: they extend or re-time training, not its meaning.
-RESUMABLE_CHANGES = {"train.steps", "train.log_every", "train.checkpoint_every", "train.progress",
-                     "train.keep_checkpoints"}  # fmt: skip
 
-
-def unresumable_changes(out: Path, config: Config) -> list[str]:
-    """The config keys in which `config` differs from the run in `out` that a resume may not
-    change."""
-    saved = read_run_config(out).to_dict()
-    return [k for k in config_differences(saved, config.to_dict()) if k not in RESUMABLE_CHANGES]
-
-
+# -- what a method trains on ---------------------------------------------------------------------
 @dataclass
-class Run:
-    """A run directory with its config, split and (once trained) method."""
+class TrainingData:
+    """The members S and reference records R a method is given (with their labels when the run
+    is conditional), and where they came from: a split of a data set, or arrays."""
 
-    path: Path
-    config: Config
-    split: Split
-    method: Method
-    step: int = 0
+    members: torch.Tensor
+    reference: torch.Tensor
+    member_labels: torch.Tensor | None = None
+    reference_labels: torch.Tensor | None = None
+    n_classes: int = 0
+    split: Split | None = None  # None: arrays, identified by `fingerprint`
+    monitor: Monitor | None = None  # fixed subsets of S and H scored at each log line
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.members.shape[1:])
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the records S and R (for a run trained on arrays)."""
+        digest = hashlib.sha256()
+        for t in (self.members, self.reference):
+            digest.update(np.ascontiguousarray(t.numpy()).tobytes())
+        return f"sha256:{digest.hexdigest()}"
 
 
-def load_data(config: Config) -> tuple[Dataset, Split]:
+def split_data(config: Config) -> tuple[TrainingData, Any]:
+    """A run's data: its data set split by `config.data` (S, H, R, T), and the data set."""
     d = config.data
     ds = load_run_data(d)
     appended = None if d.reference_data is None else len(ds) - d.n_reference
     split = make_split(ds, d.n_members, d.n_holdout, d.n_reference, d.n_test, d.seed, appended)
-    return ds, split
+    conditional = config.model.conditional
+    labels = (lambda idx: torch.from_numpy(ds.y[idx]).long()) if ds.y is not None else None
+    data = TrainingData(
+        members=torch.from_numpy(ds.x[split.members]),
+        reference=torch.from_numpy(ds.x[split.reference]),
+        member_labels=labels(split.members) if labels and conditional else None,
+        reference_labels=labels(split.reference) if labels and conditional else None,
+        n_classes=0 if ds.y is None else int(ds.y.max()) + 1,
+        split=split,
+        monitor=Monitor(ds, split, config.train.n_log, d.seed, conditional),
+    )
+    return data, ds
 
 
-def build_method(config: Config, shape: tuple[int, ...], n_classes: int = 0) -> Method:
-    cls = method_class(config.method.name)
-    return cls(config.method, config, shape, RandomStreams(config.seed), n_classes=n_classes)
+def array_data(members: np.ndarray, reference: np.ndarray | None = None) -> TrainingData:
+    """Training data from arrays of records (no labels, no holdout to monitor)."""
+    x = torch.from_numpy(np.ascontiguousarray(members, dtype=np.float32))
+    r = np.empty((0, *x.shape[1:]), np.float32) if reference is None else reference
+    return TrainingData(x, torch.from_numpy(np.ascontiguousarray(r, dtype=np.float32)))
 
 
-def class_count(ds: Dataset) -> int:
-    """Classes of a labelled data set (labels 0..K-1); 0 when it has no labels."""
-    return 0 if ds.y is None else int(ds.y.max()) + 1
+class Monitor:
+    """Scores fixed subsets of S and H with the discriminator at each log line: mean D(x), and
+    the white-box attack's AUC and Bhattacharyya O, O_null (the audit's metrics)."""
+
+    def __init__(self, ds: Any, split: Split, n: int, seed: int, labelled: bool):
+        rng = np.random.default_rng(seed)  # fixed subsets, independent of training randomness
+        pick = lambda idx: np.sort(rng.permutation(idx)[: min(n, len(idx))])  # noqa: E731
+        members, holdout = pick(split.members), pick(split.holdout)
+        self.members = torch.from_numpy(ds.x[members])
+        self.holdout = torch.from_numpy(ds.x[holdout])
+        # a conditional run's d(x, y) is scored with each record's own label
+        labelled = labelled and ds.y is not None  # (without labels the method refuses the run)
+        as_labels = lambda idx: torch.from_numpy(ds.y[idx]).long() if labelled else None  # noqa: E731
+        self.member_labels, self.holdout_labels = as_labels(members), as_labels(holdout)
+
+    def __call__(self, method: Method) -> dict[str, float]:
+        if len(self.holdout) < 2:
+            return {}
+        s_mem, _ = white_box_scores(method.score(self.members, self.member_labels).numpy())
+        s_hold, _ = white_box_scores(method.score(self.holdout, self.holdout_labels).numpy())
+        if not (np.isfinite(s_mem).all() and np.isfinite(s_hold).all()):
+            return {"d_members": math.nan, "d_holdout": math.nan}  # the trainer reports divergence
+        m = attack_metrics(s_mem, s_hold, n_boot=0)
+        sigmoid = lambda s: float(torch.sigmoid(torch.from_numpy(s)).mean())  # noqa: E731
+        return {
+            "d_members": sigmoid(s_mem),
+            "d_holdout": sigmoid(s_hold),
+            "O": m["bhattacharyya"]["O"],
+            "O_null": m["bhattacharyya"]["O_null"],
+            "auc_wb": m["auc"],
+        }
 
 
-def attach_split(method: Method, ds: Dataset, split: Split) -> None:
-    """Give a method S and R (with their labels when the run is conditional)."""
-    parts = [split.members, split.reference]
-    records = [torch.from_numpy(ds.x[idx]) for idx in parts]
-    labels = [None if ds.y is None else torch.from_numpy(ds.y[idx]).long() for idx in parts]
-    method.attach_data(*records, *labels)
-
-
-def method_state(method: Method) -> dict[str, Any]:
-    return {
-        "modules": {k: m.state_dict() for k, m in method.modules.items()},
-        "optimizers": {k: o.state_dict() for k, o in method.optimizers.items()},
-        "streams": method.streams.state_dict(),
-        "extra": method.extra_state(),
-    }
-
-
-def load_method_state(method: Method, state: dict[str, Any], weights_only: bool = False) -> None:
-    try:
-        for k, m in method.modules.items():
-            m.load_state_dict(state["modules"][k])
-        if not weights_only:
-            for k, o in method.optimizers.items():
-                o.load_state_dict(state["optimizers"][k])
-            method.streams.load_state_dict(state["streams"])
-            method.load_extra_state(state.get("extra", {}))
-    except (KeyError, RuntimeError, ValueError) as err:
-        first = str(err).splitlines()[0]
-        raise GanguardError(f"checkpoint does not fit this run's networks: {first}") from None
-
-
-def _prepare_run_dir(out: Path, config: Config, ds: Dataset, split: Split, resume: bool) -> None:
+# -- the run directory ---------------------------------------------------------------------------
+def _prepare_run_dir(out: Path, config: Config, data: TrainingData, ds: Any, resume: bool) -> None:
     """Create a new run directory, or check that an existing one is this run (for --resume)."""
     if out.exists() and not out.is_dir():
         raise GanguardError(f"--out {out} is a file, not a run directory")
@@ -120,12 +144,18 @@ def _prepare_run_dir(out: Path, config: Config, ds: Dataset, split: Split, resum
                 f"{out} already holds a run: pass --resume to continue it, or choose another --out"
             )
         out.mkdir(parents=True, exist_ok=True)
-        save_split(split, out / "split.json")
+        if data.split is not None:
+            save_split(data.split, out / "split.json")
+        else:
+            write_json(out / RECORDS, {"fingerprint": data.fingerprint()})
         write_atomic(out / "config.yaml", dump_config(config))
         return
     if not has_run:
         raise GanguardError(f"--resume: {out} holds no run (no config.yaml)")
-    check_split(load_split(out / "split.json"), ds)  # refuses a directory made from other data
+    if data.split is not None:
+        check_split(load_split(out / "split.json"), ds)  # refuses a directory made from other data
+    elif read_json(out / RECORDS).get("fingerprint") != data.fingerprint():
+        raise GanguardError(f"--resume: {out} was trained on other records")
     changed = unresumable_changes(out, config)
     if changed:
         raise GanguardError(
@@ -134,40 +164,6 @@ def _prepare_run_dir(out: Path, config: Config, ds: Dataset, split: Split, resum
         )
     # config.yaml is rewritten only once the resumed training has finished (see train()), so a
     # resume that a method refuses (e.g. DP-GAN past its budget) leaves the run as it was
-
-
-class Monitor:
-    """Scores fixed subsets of S and H with the discriminator: mean D(x), O, O_null, AUC."""
-
-    def __init__(self, ds: Dataset, split: Split, n: int, seed: int, labelled: bool):
-        rng = np.random.default_rng(seed)  # fixed subsets, independent of training randomness
-        pick = lambda idx: np.sort(rng.permutation(idx)[: min(n, len(idx))])  # noqa: E731
-        members, holdout = pick(split.members), pick(split.holdout)
-        self.members = torch.from_numpy(ds.x[members])
-        self.holdout = torch.from_numpy(ds.x[holdout])
-        # a conditional run's d(x, y) is scored with each record's own label
-        as_labels = lambda idx: torch.from_numpy(ds.y[idx]).long() if labelled else None  # noqa: E731
-        self.member_labels, self.holdout_labels = as_labels(members), as_labels(holdout)
-
-    def __call__(self, method: Method) -> dict[str, float]:
-        if len(self.holdout) < 2:
-            return {}
-        s_mem = method.score(self.members, self.member_labels)
-        s_hold = method.score(self.holdout, self.holdout_labels)
-        if s_mem.ndim == 2:  # several discriminators: the white-box attacker takes the max
-            s_mem, s_hold = s_mem.max(1).values, s_hold.max(1).values
-        s_mem, s_hold = s_mem.numpy(), s_hold.numpy()
-        if not (np.isfinite(s_mem).all() and np.isfinite(s_hold).all()):
-            return {"d_members": math.nan, "d_holdout": math.nan}  # the trainer reports divergence
-        o = overfitting(s_mem, s_hold, n_boot=0)
-        labels = np.r_[np.ones(len(s_mem)), np.zeros(len(s_hold))]
-        return {
-            "d_members": float(torch.sigmoid(torch.from_numpy(s_mem)).mean()),
-            "d_holdout": float(torch.sigmoid(torch.from_numpy(s_hold)).mean()),
-            "O": o.O,
-            "O_null": o.O_null,
-            "auc_wb": float(roc_auc_score(labels, np.r_[s_mem, s_hold])),
-        }
 
 
 def _append_metrics(path: Path, line: dict[str, Any]) -> None:
@@ -183,35 +179,43 @@ def _truncate_metrics(path: Path, step: int) -> None:
     write_atomic(path, "".join(k + "\n" for k in keep))
 
 
+# -- the loop --------------------------------------------------------------------------------------
 def train(
     config: Config | dict,
-    out: str | Path,
+    out: str | Path | None = None,
     resume: bool = False,
     progress: bool | None = None,
+    data: TrainingData | None = None,
 ) -> Run:
-    """Train `config` into the run directory `out` (continuing its last checkpoint if `resume`)."""
+    """Train `config` into the run directory `out` (continuing its last checkpoint if `resume`).
+
+    The data are the split of `config.data`'s data set, unless `data` gives them (then
+    `config.data` is not read). Without `out` nothing is written: the trained method is returned.
+    """
     config = config if isinstance(config, Config) else config_from_dict(config)
-    out = Path(out)
-    ds, split = load_data(config)
-    method = build_method(config, ds.shape, class_count(ds))
-    attach_split(method, ds, split)
-    _prepare_run_dir(out, config, ds, split, resume)
+    ds = None
+    if data is None:
+        data, ds = split_data(config)
+    method = build_method(config, data.shape, data.n_classes)
+    method.attach_data(data.members, data.reference, data.member_labels, data.reference_labels)
+    out = None if out is None else Path(out)
+    if out is not None:
+        _prepare_run_dir(out, config, data, ds, resume)
     t = config.train
 
     seed_everything(config.seed)
     step = 0
-    checkpoint = latest_checkpoint(out) if resume else None
+    checkpoint = latest_checkpoint(out) if out is not None and resume else None
     if checkpoint is not None:
         step, state = load_checkpoint(checkpoint)
         load_method_state(method, state["method"])
         set_global_rng_state(state["global_rng"])
-    metrics_path = out / "metrics.jsonl"
-    if resume:
+    metrics_path = None if out is None else out / "metrics.jsonl"
+    if metrics_path is not None and resume:
         _truncate_metrics(metrics_path, step)
-    elif metrics_path.exists():
+    elif metrics_path is not None and metrics_path.exists():
         metrics_path.unlink()
 
-    monitor = Monitor(ds, split, t.n_log, config.data.seed, method.conditional)
     show = t.progress if progress is None else progress
     bar = tqdm(total=t.steps, initial=step, disable=not show, desc=config.method.name, leave=False)
     sums: dict[str, float] = {}
@@ -225,17 +229,18 @@ def train(
             sums[k] = sums.get(k, 0.0) + v
         if step % t.log_every == 0 or step == t.steps:
             line = {"step": step, **{k: v / n_summed for k, v in sums.items()}}
-            line.update(**method.status(), **monitor(method))
+            line.update(**method.status(), **(data.monitor(method) if data.monitor else {}))
             line["time"] = time.perf_counter() - started
             if any(isinstance(v, float) and not math.isfinite(v) for v in line.values()):
                 bar.close()
                 raise GanguardError(f"training diverged at step {step}: {line}")
-            _append_metrics(metrics_path, line)
+            if metrics_path is not None:
+                _append_metrics(metrics_path, line)
             bar.set_postfix({k: f"{line[k]:.3g}" for k in ("loss_d", "loss_g", "O") if k in line})
             sums, n_summed = {}, 0
-        if step % t.checkpoint_every == 0 or step == t.steps:
+        if out is not None and (step % t.checkpoint_every == 0 or step == t.steps):
             state = {
-                "shape": list(ds.shape),
+                "shape": list(data.shape),
                 "n_classes": method.n_classes,
                 "method": method_state(method),
                 "global_rng": global_rng_state(),
@@ -243,37 +248,8 @@ def train(
             save_checkpoint(out, step, state, keep=t.keep_checkpoints)
         bar.update(1)
     bar.close()
-    if resume:
-        write_atomic(out / "config.yaml", dump_config(config))
-
-    from ganguard.report import save_sample_grid
-
-    save_sample_grid(method, out / "samples.png", seed=config.seed)
-    return Run(out, config, split, method, step)
-
-
-def load_run(run_dir: str | Path, step: int | None = None) -> Run:
-    """Open a trained run for sampling or auditing: its config, split and last weights (or the
-    weights of the checkpoint at `step`, when kept: see train.keep_checkpoints)."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").is_file():
-        raise GanguardError(f"{run_dir} is not a run directory (no config.yaml)")
-    config = read_run_config(run_dir)
-    split = load_split(run_dir / "split.json")
-    checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is None:
-        raise GanguardError(f"{run_dir} has no checkpoint yet")
-    if step is not None:
-        kept = {checkpoint_step(d): d for d in checkpoint_dirs(run_dir)}
-        if step not in kept:
-            raise GanguardError(
-                f"{run_dir} has no checkpoint at step {step} (kept: {sorted(kept)})"
-            )
-        checkpoint = kept[step]
-    step, state = load_checkpoint(checkpoint)
-    shape = tuple(state["shape"]) if "shape" in state else None
-    if shape is None:
-        raise GanguardError(f"checkpoint {checkpoint} does not record the data shape")
-    method = build_method(config, shape, int(state.get("n_classes", 0)))
-    load_method_state(method, state["method"], weights_only=True)
-    return Run(run_dir, config, split, method, step)
+    if out is not None:
+        if resume:
+            write_atomic(out / "config.yaml", dump_config(config))
+        save_sample_grid(method, out / "samples.png", seed=config.seed)
+    return Run(out, config, data.split, method, step)

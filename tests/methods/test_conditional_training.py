@@ -10,7 +10,8 @@ import pytest
 import torch
 from helpers import SHAPE, assert_same_run, resumed_halfway, with_method
 
-from ganguard.train import load_run, train
+from ganguard.runs import load_run
+from ganguard.train import train
 
 OPTIONS = {
     "gan": {},

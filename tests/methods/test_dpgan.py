@@ -17,8 +17,8 @@ import ganguard.methods.dpgan  # noqa: F401  (registers the method)
 from ganguard.config import config_from_dict
 from ganguard.errors import GanguardError
 from ganguard.methods.dpgan import DPGAN
-from ganguard.runs import latest_checkpoint, load_checkpoint
-from ganguard.train import build_method, train
+from ganguard.runs import build_method, latest_checkpoint, load_checkpoint
+from ganguard.train import train
 
 SIGMA = 1.0
 N_MEMBERS, BATCH = 64, 16  # the tiny config: q = 1/4, δ = 1/640

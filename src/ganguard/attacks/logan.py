@@ -18,6 +18,8 @@ import torch
 from ganguard.attacks.base import DISCRIMINATOR, SAMPLES, Attack, ThreatModel
 from ganguard.config import Config, config_from_dict, dotted_parent
 from ganguard.errors import GanguardError
+from ganguard.metrics.attack_metrics import white_box_scores
+from ganguard.train import array_data, train
 
 
 def _records(x: Any, what: str) -> np.ndarray:
@@ -66,13 +68,11 @@ class LoganWB(Attack):
         return np.concatenate(parts)
 
     def score(self, candidates: np.ndarray) -> np.ndarray:
-        return self.logits(candidates).max(axis=1)
+        return white_box_scores(self.logits(candidates))[0]
 
     def extra_scores(self, candidates: np.ndarray) -> dict[str, np.ndarray]:
-        logits = self.logits(candidates)
-        if logits.shape[1] == 1:
-            return {}
-        return {"mean": logits.mean(axis=1)}
+        mean = white_box_scores(self.logits(candidates))[1]
+        return {} if mean is None else {"mean": mean}
 
 
 def _deep_update(base: dict[str, Any], overrides: dict[str, Any], where: str = "") -> None:
@@ -139,8 +139,6 @@ class LoganBB(Attack):
             raise GanguardError(f"attack {self.name}: {err}") from None
 
     def fit(self, threat: ThreatModel) -> LoganBB:
-        from ganguard.train import build_method  # late: train imports much of the package
-
         super().fit(threat)
         samples = _records(threat.samples, f"attack {self.name} samples")
         if len(samples) == 0:
@@ -149,12 +147,7 @@ class LoganBB(Attack):
             raise GanguardError(f"attack {self.name}: the generated samples contain NaN or inf")
         self.shape = tuple(samples.shape[1:])
         self.config = self.build_config(threat.seed)
-        method = build_method(self.config, self.shape)
-        method.attach_data(torch.from_numpy(samples), torch.empty(0, *self.shape))
-        self.losses: dict[str, float] = {}
-        for _ in range(self.config.train.steps):
-            self.losses = method.step()
-        self.method = method
+        self.method = train(self.config, data=array_data(samples)).method
         return self
 
     def score(self, candidates: np.ndarray) -> np.ndarray:
@@ -166,9 +159,8 @@ class LoganBB(Attack):
                 f"attack {self.name}: candidates have shape {tuple(x.shape[1:])}, "
                 f"the samples {self.shape}"
             )
-        out = self.method.score(torch.from_numpy(x)).double().numpy()
-        if out.ndim == 2:  # an attacker with several discriminators: the max, as white-box
-            out = out.max(axis=1)
+        # an attacker with several discriminators: the max, as the white-box attack takes
+        out = white_box_scores(self.method.score(torch.from_numpy(x)).numpy())[0]
         if not np.isfinite(out).all():
             raise GanguardError(
                 f"attack {self.name}: the attacker GAN diverged (non-finite logits)"

@@ -109,6 +109,16 @@ def _top_n_precision(members: np.ndarray, nonmembers: np.ndarray) -> float:
     return float(np.mean(is_member[order[: len(members)]]))
 
 
+def white_box_scores(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The white-box membership score from discriminator logits, (n,) or (n, k) for k
+    discriminators: the maximum over them, and their mean (None for one discriminator)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim == 1:
+        return logits, None
+    mean = logits.mean(axis=1) if logits.shape[1] > 1 else None
+    return logits.max(axis=1), mean
+
+
 def attack_metrics(
     member_scores: np.ndarray,
     nonmember_scores: np.ndarray,

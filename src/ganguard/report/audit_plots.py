@@ -6,7 +6,6 @@ only by a complete one.
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 from typing import Any
@@ -14,29 +13,15 @@ from typing import Any
 import numpy as np
 
 from ganguard.errors import GanguardError
+from ganguard.plotting import figure_png, pyplot
 from ganguard.runs import write_atomic
 
 # Lowest FPR shown on the log-scaled ROC panel (raised to 1/n_nonmembers when fewer records).
 MIN_LOG_FPR = 1e-3
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save_png(fig: Any, path: Path) -> None:
-    plt = _pyplot()
-    try:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-    finally:
-        plt.close(fig)
-    write_atomic(Path(path), buf.getvalue())
+    write_atomic(Path(path), figure_png(fig))
 
 
 def save_roc_plot(results: dict[str, dict], path: Path, title: str = "") -> None:
@@ -52,7 +37,7 @@ def save_roc_plot(results: dict[str, dict], path: Path, title: str = "") -> None
     if lo >= 1.0:  # a single non-member: nothing to show below FPR = 1
         lo = 0.1
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_lin, ax_log) = plt.subplots(1, 2, figsize=(11, 4.8))
     for name, res in results.items():
         fpr = np.asarray(res["roc"]["fpr"], dtype=np.float64)
@@ -122,7 +107,7 @@ def save_score_histograms(
     k = len(clean)
     cols = min(3, k)
     rows = math.ceil(k / cols)
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
     flat = axes.ravel()
     for ax, (name, (m, n)) in zip(flat, clean.items(), strict=False):

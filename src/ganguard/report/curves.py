@@ -7,7 +7,6 @@ single records as small images.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import tempfile
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ganguard.errors import GanguardError
+from ganguard.plotting import figure_png, image_png, pyplot
 from ganguard.report.audit_plots import save_roc_plot
 
 # metrics.jsonl keys drawn as privacy curves, with their labels, when a method logs them.
@@ -26,26 +26,6 @@ PRIVACY_KEYS = {
     "epsilon": "DP-GAN ε spent",
     "mi_bound": "MEGAN fano bound ln 2 − CE (nats)",
 }
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def figure_png(fig: Any, dpi: int = 90) -> bytes:
-    """The figure as PNG bytes; the figure is closed."""
-    plt = _pyplot()
-    try:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi)
-    finally:
-        plt.close(fig)
-    return buf.getvalue()
 
 
 def record_png(record: np.ndarray) -> bytes:
@@ -57,10 +37,7 @@ def record_png(record: np.ndarray) -> bytes:
         x = x.transpose(1, 2, 0)
     else:
         x = x.reshape(1, -1)
-    img = np.clip((x + 1) / 2, 0, 1)
-    buf = io.BytesIO()
-    _pyplot().imsave(buf, img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1, format="png")
-    return buf.getvalue()
+    return image_png(np.clip((x + 1) / 2, 0, 1))
 
 
 # -- training curves ---------------------------------------------------------------------------
@@ -111,7 +88,7 @@ def training_curves_png(lines: list[dict[str, Any]], title: str = "") -> bytes |
     if not panels:
         return None
     names = {"d_members": "members", "d_holdout": "holdout", **PRIVACY_KEYS}
-    plt = _pyplot()
+    plt = pyplot()
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3.2 * rows), squeeze=False)
@@ -131,7 +108,7 @@ def training_curves_png(lines: list[dict[str, Any]], title: str = "") -> bytes |
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return figure_png(fig)
+    return figure_png(fig, dpi=90)
 
 
 # -- audit -------------------------------------------------------------------------------------
@@ -164,7 +141,7 @@ def privacy_utility_png(points: list[TradeoffPoint], fid_name: str = "FID") -> b
     better on both axes, and AUC 0.5 is an attacker at chance."""
     if not points:
         raise GanguardError("no run has both an audit and a utility evaluation")
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.8))
     for p in points:
         yerr = None
@@ -179,4 +156,4 @@ def privacy_utility_png(points: list[TradeoffPoint], fid_name: str = "FID") -> b
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="best")
     fig.tight_layout()
-    return figure_png(fig)
+    return figure_png(fig, dpi=90)

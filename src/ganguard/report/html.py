@@ -214,8 +214,8 @@ def summarize_run(
     """Everything the report shows of one run (raises GanguardError on a bad run directory)."""
     from ganguard.data import load_run_data
     from ganguard.data.split import check_split
-    from ganguard.report import save_sample_grid
-    from ganguard.train import load_run
+    from ganguard.plotting import save_sample_grid
+    from ganguard.runs import load_run
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
