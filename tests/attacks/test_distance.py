@@ -1,21 +1,13 @@
-"""The chunked distance kernels, GAN-Leaks full black box and the Monte Carlo attack."""
+"""GAN-Leaks full black box and the Monte Carlo attack."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 from ganguard.attacks.base import ThreatModel
-from ganguard.attacks.distance import (
-    GanLeaksFBB,
-    MonteCarlo,
-    chunk_sizes,
-    count_within,
-    min_squared_distances,
-)
+from ganguard.attacks.distance import GanLeaksFBB, MonteCarlo
 from ganguard.errors import GanguardError
 
 MIB = 2**20
@@ -33,87 +25,6 @@ def _brute(q: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
 def _records(points: list[list[float]]) -> np.ndarray:
     """2-D points as records of shape (n, 1, 1, 2)."""
     return np.asarray(points, dtype=np.float32).reshape(-1, 1, 1, 2)
-
-
-# ----------------------------------------------------------------------------- kernels
-
-
-@pytest.mark.parametrize("memory_mb", [256, 1e-4, 3e-3])  # one block; 26 elements; 786 elements
-def test_min_squared_distances_matches_brute_force(memory_mb: float) -> None:
-    q, s = _random(37, 0), _random(53, 1)
-    dist, index = min_squared_distances(q, s, memory_mb=memory_mb)
-    full = _brute(q, s)
-    assert dist.dtype == torch.float32 and index.dtype == torch.int64
-    assert dist.shape == index.shape == (37,)
-    torch.testing.assert_close(dist.double(), full.min(1).values, atol=1e-5, rtol=1e-5)
-    assert torch.equal(index, full.argmin(1))
-
-
-def test_min_squared_distances_exact_match_is_zero_and_float64_is_kept() -> None:
-    s = _random(20, 2).double()
-    q = torch.cat([s[[3, 7]], _random(4, 3).double()])
-    dist, index = min_squared_distances(q, s, memory_mb=1e-4)
-    assert dist.dtype == torch.float64
-    assert dist[:2].tolist() == [0.0, 0.0]  # clamped at 0, never negative
-    assert index[:2].tolist() == [3, 7]
-    assert (dist >= 0).all()
-
-
-def test_min_squared_distances_exclude_self() -> None:
-    s = torch.cat([_random(30, 4), _random(30, 4)[:5]])  # records 30..34 copy records 0..4
-    dist, index = min_squared_distances(s, s, memory_mb=1e-4, exclude_self=True)
-    full = _brute(s, s)
-    full.fill_diagonal_(float("inf"))
-    torch.testing.assert_close(dist.double(), full.min(1).values, atol=1e-5, rtol=1e-5)
-    assert dist[:5].abs().max() < 1e-5 and index[:5].tolist() == [30, 31, 32, 33, 34]
-    assert index[30:].tolist() == [0, 1, 2, 3, 4]
-
-
-@pytest.mark.parametrize(
-    ("nq", "ns", "memory_mb"),
-    [(37, 53, 1e-4), (2000, 20000, 256), (2000, 20000, 1), (5, 10**6, 0.5), (10**6, 3, 0.01)],
-)
-def test_chunk_sizes_respect_the_budget(nq: int, ns: int, memory_mb: float) -> None:
-    rows, cols = chunk_sizes(nq, ns, memory_mb)
-    assert 1 <= rows <= nq and 1 <= cols <= ns
-    assert rows * cols * 4 <= memory_mb * MIB
-    # Large blocks: the budget is used (up to rounding), or the whole problem is one block.
-    assert (rows, cols) == (nq, ns) or rows * cols * 4 > memory_mb * MIB / 4
-
-
-def test_chunk_sizes_whole_problem_when_it_fits() -> None:
-    assert chunk_sizes(2000, 20000, 256) == (2000, 20000)
-    with pytest.raises(GanguardError):
-        chunk_sizes(10, 10, 0)
-
-
-def test_blocks_held_by_the_kernel_respect_a_small_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every distance block the kernel computes (one addmm each) fits the budget."""
-    sizes: list[int] = []
-    real_addmm = torch.addmm
-
-    def spy(*args: Any, **kwargs: Any) -> torch.Tensor:
-        out = real_addmm(*args, **kwargs)
-        sizes.append(out.numel())
-        return out
-
-    monkeypatch.setattr(torch, "addmm", spy)
-    memory_mb = 2e-3  # 524 float32 elements
-    q, s = _random(41, 5), _random(67, 6)
-    dist, _ = min_squared_distances(q, s, memory_mb=memory_mb)
-    assert len(sizes) > 4
-    assert max(sizes) * 4 <= memory_mb * MIB
-    torch.testing.assert_close(dist.double(), _brute(q, s).min(1).values, atol=1e-5, rtol=1e-5)
-
-
-@pytest.mark.parametrize("memory_mb", [256, 1e-4])
-def test_count_within_matches_brute_force(memory_mb: float) -> None:
-    q, s = _random(25, 7).double(), _random(40, 8).double()
-    radius = 2.0
-    counts = count_within(q, s, radius, memory_mb=memory_mb)
-    expected = (_brute(q, s) <= radius**2).sum(1)
-    assert torch.equal(counts, expected)
-    assert 0 < int(counts.sum()) < 25 * 40  # a radius that splits
 
 
 # ----------------------------------------------------------------------------- ganleaks_fbb

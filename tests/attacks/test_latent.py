@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ganguard.attacks.base import GENERATOR, Generator, ThreatModel
-from ganguard.attacks.latent import GanLeaksWB, nearest
+from ganguard.attacks.latent import GanLeaksWB
 from ganguard.errors import GanguardError
 
 LAMBDA = 1e-3
@@ -121,13 +121,3 @@ def test_no_gradient_reaches_the_generator_and_iterations_zero_scores_the_start(
             np.zeros((2, 1, 3, 3), np.float32)
         )
 
-
-def test_nearest_matches_a_brute_force_search() -> None:
-    g = torch.Generator().manual_seed(8)
-    queries, pool = torch.randn(7, 5, generator=g), torch.randn(50, 5, generator=g)
-    d, i = nearest(queries, pool, k=3, chunk=8)
-    want_d, want_i = torch.cdist(queries, pool).pow(2).topk(3, dim=1, largest=False)
-    torch.testing.assert_close(i, want_i)
-    torch.testing.assert_close(d, want_d, rtol=1e-4, atol=1e-4)
-    d_all, _ = nearest(queries, pool[:2], k=3)
-    assert d_all.shape == (7, 2)

@@ -5,9 +5,9 @@
 - `MonteCarlo` (Hilprecht et al., 2019): the share of generated samples within epsilon of v in a
   PCA space, epsilon = the median distance from a generated sample to its nearest other one.
 
-The nearest-sample search (`min_squared_distances`) and the neighbour count (`count_within`) are
-chunked, memory-bounded torch kernels. `ConfiguredAttack` gives attacks declared settings with
-defaults (DOMIAS in density.py uses it too).
+The nearest-sample search and the neighbour count are the chunked, memory-bounded kernels of
+`ganguard.distances`. `ConfiguredAttack` gives attacks declared settings with defaults (DOMIAS in
+density.py uses it too).
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ import torch
 from sklearn.decomposition import PCA
 
 from ganguard.attacks.base import SAMPLES, Attack, ThreatModel
+from ganguard.distances import count_within, nearest, row_norms
 from ganguard.errors import GanguardError
-
-_MIB = 2**20
-
 
 # ----------------------------------------------------------------------------- settings
 
@@ -111,151 +109,6 @@ def pca_project(pca: PCA, x: np.ndarray, rows: int = 4096) -> np.ndarray:
     return out
 
 
-CACHE_MB = 8.0  # block size that keeps a distance block in the CPU cache
-
-
-def chunk_sizes(
-    n_queries: int, n_samples: int, memory_mb: float, itemsize: int = 4
-) -> tuple[int, int]:
-    """(query rows, sample columns) of the largest blocks whose distance matrix fits memory_mb.
-
-    A block of rows x columns elements of `itemsize` bytes never exceeds memory_mb MiB (at least
-    one element). Whole rows of samples are preferred (no running minimum to merge); when they
-    do not fit, blocks are about square, which keeps the matrix products efficient.
-    """
-    if not (isinstance(memory_mb, (int, float)) and math.isfinite(memory_mb) and memory_mb > 0):
-        raise GanguardError(f"memory_mb must be a positive number, not {memory_mb!r}")
-    budget = max(1, int(memory_mb * _MIB // itemsize))
-    nq, ns = max(1, n_queries), max(1, n_samples)
-    cols = min(ns, max(math.isqrt(budget), budget // nq))
-    rows = min(nq, max(1, budget // cols))
-    return rows, cols
-
-
-def _matrix(x: Any) -> torch.Tensor:
-    """A (n, d) contiguous floating tensor: records flattened; float64 kept, else float32."""
-    t = torch.as_tensor(x)
-    if t.ndim == 0:
-        raise GanguardError("expected an array of records, got a scalar")
-    t = t.reshape(t.shape[0], -1)
-    if t.dtype != torch.float64:
-        t = t.to(torch.float32)
-    return t.contiguous()
-
-
-@torch.no_grad()
-def _nearest(
-    queries: torch.Tensor,
-    samples: torch.Tensor,
-    memory_mb: float,
-    sample_norms: torch.Tensor | None = None,
-    exclude_self: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Squared distance from each query row to its nearest sample row, and that sample's index.
-
-    ||q - s||^2 = ||q||^2 + ||s||^2 - 2 q.s, computed block by block with one addmm per block
-    (the block of ||s||^2 - 2 q.s; ||q||^2 is constant along a row so it is added after the
-    minimum), a running minimum over sample blocks, clamped at 0. `exclude_self` skips the
-    pair (i, i): for a set against itself (then queries is samples).
-    """
-    nq, ns = queries.shape[0], samples.shape[0]
-    best = torch.full((nq,), math.inf, dtype=queries.dtype, device=queries.device)
-    best_index = torch.zeros(nq, dtype=torch.int64, device=queries.device)
-    if nq == 0 or ns == 0:
-        return best, best_index
-    if sample_norms is None:
-        sample_norms = torch.einsum("ij,ij->i", samples, samples)
-    sn = sample_norms.unsqueeze(0)
-    # Blocks that stay in the CPU cache beat big ones: measured 2.1 s against 3.0 s for 100 000
-    # samples x 2 000 queries (benchmarks/audit_speed.py), whatever the memory budget allows.
-    rows, cols = chunk_sizes(nq, ns, min(memory_mb, CACHE_MB), samples.element_size())
-    buffer = torch.empty(rows * cols, dtype=queries.dtype, device=queries.device)
-    for q0 in range(0, nq, rows):
-        q = queries[q0 : q0 + rows]
-        nr = q.shape[0]
-        run_val: torch.Tensor | None = None
-        run_idx: torch.Tensor | None = None
-        for s0 in range(0, ns, cols):
-            s = samples[s0 : s0 + cols]
-            nc = s.shape[0]
-            block = buffer[: nr * nc].view(nr, nc)
-            torch.addmm(sn[:, s0 : s0 + nc], q, s.T, alpha=-2.0, out=block)
-            if exclude_self:
-                lo, hi = max(q0, s0), min(q0 + nr, s0 + nc)
-                if lo < hi:
-                    diag = torch.arange(lo, hi, device=block.device)
-                    block[diag - q0, diag - s0] = math.inf
-            val, idx = block.min(dim=1)
-            if run_val is None or run_idx is None:
-                run_val, run_idx = val, idx
-            else:
-                better = val < run_val  # strict: ties keep the earlier sample, like argmin
-                run_val = torch.where(better, val, run_val)
-                run_idx = torch.where(better, idx + s0, run_idx)
-        assert run_val is not None and run_idx is not None
-        qn = torch.einsum("ij,ij->i", q, q)
-        best[q0 : q0 + nr] = (run_val + qn).clamp_(min=0)
-        best_index[q0 : q0 + nr] = run_idx
-    return best, best_index
-
-
-def min_squared_distances(
-    queries: torch.Tensor,
-    samples: torch.Tensor,
-    memory_mb: float = 256,
-    *,
-    exclude_self: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each query record, min_j ||query - samples_j||^2 and the argmin j (int64).
-
-    Records are flattened to vectors; float32 unless given as float64. The distance blocks held
-    at any time never exceed `memory_mb` MiB (see `chunk_sizes`). With no samples the
-    distances are +inf. `exclude_self` (queries and samples the same set) skips pair (i, i),
-    giving each record's distance to its nearest other record.
-    """
-    q, s = _matrix(queries), _matrix(samples)
-    if q.shape[1] != s.shape[1]:
-        raise GanguardError(f"queries have {q.shape[1]} values per record, samples {s.shape[1]}")
-    s = s.to(q.dtype)
-    if exclude_self and q.shape[0] != s.shape[0]:
-        raise ValueError("exclude_self needs queries and samples to be the same records")
-    return _nearest(q, s, memory_mb, exclude_self=exclude_self)
-
-
-@torch.no_grad()
-def count_within(
-    queries: torch.Tensor, samples: torch.Tensor, radius: float, memory_mb: float = 256
-) -> torch.Tensor:
-    """For each query record, how many sample records lie within `radius` (distance <= radius).
-
-    Chunked like `min_squared_distances`; the block of distances and its comparison mask
-    together stay within `memory_mb` MiB.
-    """
-    q, s = _matrix(queries), _matrix(samples)
-    if q.shape[1] != s.shape[1]:
-        raise GanguardError(f"queries have {q.shape[1]} values per record, samples {s.shape[1]}")
-    s = s.to(q.dtype)
-    nq, ns = q.shape[0], s.shape[0]
-    counts = torch.zeros(nq, dtype=torch.int64, device=q.device)
-    if nq == 0 or ns == 0:
-        return counts
-    r2 = float(radius) ** 2
-    sn = torch.einsum("ij,ij->i", s, s).unsqueeze(0)
-    # + 1 byte of mask; cache-sized blocks as in _nearest
-    rows, cols = chunk_sizes(nq, ns, min(memory_mb, CACHE_MB), s.element_size() + 1)
-    buffer = torch.empty(rows * cols, dtype=q.dtype, device=q.device)
-    for q0 in range(0, nq, rows):
-        qc = q[q0 : q0 + rows]
-        nr = qc.shape[0]
-        limit = (r2 - torch.einsum("ij,ij->i", qc, qc)).unsqueeze(1)
-        for s0 in range(0, ns, cols):
-            sc = s[s0 : s0 + cols]
-            block = buffer[: nr * sc.shape[0]].view(nr, sc.shape[0])
-            torch.addmm(sn[:, s0 : s0 + sc.shape[0]], qc, sc.T, alpha=-2.0, out=block)
-            counts[q0 : q0 + nr] += (block <= limit).sum(dim=1)
-    return counts
-
-
 # ----------------------------------------------------------------------------- the attack
 
 
@@ -287,7 +140,7 @@ class GanLeaksFBB(ConfiguredAttack):
         k = min(self.settings["k"], x.shape[0])
         self.settings["k_used"] = k
         self._samples = torch.from_numpy(x[:k])
-        self._norms = torch.einsum("ij,ij->i", self._samples, self._samples)
+        self._norms = row_norms(self._samples)
         self.nearest_index = None
         return self
 
@@ -295,7 +148,8 @@ class GanLeaksFBB(ConfiguredAttack):
         if not hasattr(self, "_samples"):
             raise RuntimeError(f"attack {self.name}: score() before fit()")
         q = torch.from_numpy(as_records(candidates, "candidates", self._samples.shape[1]))
-        dist, index = _nearest(q, self._samples, self.settings["memory_mb"], self._norms)
+        dist, index = nearest(q, self._samples, memory_mb=self.settings["memory_mb"],
+                              sample_norms=self._norms)  # fmt: skip
         self.nearest_index = index.numpy()
         return -dist.numpy().astype(np.float64)
 
@@ -339,13 +193,13 @@ class MonteCarlo(ConfiguredAttack):
         z = torch.from_numpy(pca_project(self._pca, x))
         memory_mb = self.settings["memory_mb"]
         if self.settings["epsilon"] == "median":
-            d2, _ = _nearest(z, z, memory_mb, exclude_self=True)
+            d2, _ = nearest(z, z, memory_mb=memory_mb, exclude_self=True)
             epsilon = float(np.median(np.sqrt(d2.numpy())))
         else:
             epsilon = self.settings["epsilon"]
         # "within epsilon" includes the boundary; the tolerance absorbs rounding (a candidate
         # equal to a sample must count it, also when epsilon = 0).
-        scale = math.sqrt(float(torch.einsum("ij,ij->i", z, z).mean()))
+        scale = math.sqrt(float(row_norms(z).mean()))
         self._radius = epsilon + 1e-7 * max(scale, epsilon, 1.0)
         self._z = z
         self.settings["epsilon_used"] = epsilon

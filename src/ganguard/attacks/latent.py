@@ -21,38 +21,11 @@ import numpy as np
 import torch
 
 from ganguard.attacks.base import GENERATOR, Attack, ThreatModel
+from ganguard.distances import nearest
 from ganguard.errors import GanguardError
 
 OPTIMIZERS = ("adam", "lbfgs")
 DEFAULT_LR = {"adam": 0.05, "lbfgs": 1.0}
-
-
-def nearest(
-    queries: torch.Tensor,
-    pool: torch.Tensor,
-    k: int,
-    chunk: int = 4096,
-    pool_sq: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k smallest squared distances from each query row to the pool rows, and their indices.
-
-    Both are flat (n, D) / (m, D); the pool is read in chunks so memory stays at n × chunk.
-    """
-    k = min(k, len(pool))
-    q_sq = queries.pow(2).sum(1, keepdim=True)
-    if pool_sq is None:
-        pool_sq = pool.pow(2).sum(1)
-    best_d = torch.full((len(queries), 0), math.inf, dtype=queries.dtype)
-    best_i = torch.zeros((len(queries), 0), dtype=torch.long)
-    for start in range(0, len(pool), chunk):
-        block = pool[start : start + chunk]
-        d = (q_sq + pool_sq[start : start + chunk][None, :] - 2.0 * queries @ block.T).clamp_min(0)
-        idx = torch.arange(start, start + len(block)).expand(len(queries), -1)
-        all_d = torch.cat([best_d, d], 1)
-        all_i = torch.cat([best_i, idx], 1)
-        best_d, pos = all_d.topk(min(k, all_d.shape[1]), dim=1, largest=False)
-        best_i = all_i.gather(1, pos)
-    return best_d, best_i
 
 
 class GanLeaksWB(Attack):
@@ -170,7 +143,8 @@ class GanLeaksWB(Attack):
         z0 = torch.randn(len(target), r, self.z_dim, generator=rng).to(self.device)
         if self._pool is not None:
             with torch.no_grad():
-                _, idx = nearest(target, self._pool, r, pool_sq=self._pool_sq)
+                _, idx = nearest(target, self._pool, r, sample_norms=self._pool_sq)
+                idx = idx.reshape(len(target), -1)
             z0[:, : idx.shape[1]] = self._pool_z[idx]
         return z0.reshape(-1, self.z_dim)
 

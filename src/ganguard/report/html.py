@@ -189,21 +189,21 @@ def members_at_risk(run: Any, ds: Any, n_samples: int, top: int, seed: int) -> t
     """The members nearest to the generator's samples, i.e. with the highest GAN-Leaks score
     −min_j ‖v − x̃_j‖²; also the median nearest-sample distance of members and holdout records, so a
     reader can tell whether the top members stand out from non-members."""
-    from ganguard.attacks.distance import min_squared_distances
+    from ganguard.distances import nearest
 
     samples = run.method.sample(n_samples, torch.Generator().manual_seed(seed))
     members = torch.from_numpy(ds.x[run.split.members])
-    dist, nearest = min_squared_distances(members, samples)
-    dist, nearest = dist.numpy(), nearest.numpy()
+    dist, index = nearest(members, samples)
+    dist, index = dist.numpy(), index.numpy()
     order = np.argsort(dist, kind="stable")[:top]
     rows = [
         AtRisk(int(run.split.members[i]), ds.x[run.split.members[i]],
-               samples[nearest[i]].numpy(), float(dist[i]))
+               samples[index[i]].numpy(), float(dist[i]))
         for i in order
     ]  # fmt: skip
     medians = {"members": float(np.median(dist))}
     if len(run.split.holdout):
-        hold, _ = min_squared_distances(torch.from_numpy(ds.x[run.split.holdout]), samples)
+        hold, _ = nearest(torch.from_numpy(ds.x[run.split.holdout]), samples)
         medians["holdout"] = float(np.median(hold.numpy()))
     return rows, medians
 
