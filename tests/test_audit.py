@@ -31,7 +31,7 @@ def test_audit_of_a_run_writes_json_and_plots(gan_run_copy: Path) -> None:
             assert key in m, (name, key)
         assert m["tpr_at_0.1pct_fpr"] is None  # 64 non-members cannot resolve 0.1% FPR
         assert entry["seconds"] >= 0 and isinstance(entry["settings"], dict)
-    assert saved["attacks"]["ganleaks_fbb"]["settings"]["k"] == 500
+    assert saved["attacks"]["ganleaks_fbb"]["settings"]["k_used"] == 500  # the k samples given
     for png in ("audit_roc.png", "audit_scores.png"):
         assert (gan_run_copy / png).read_bytes()[:4] == b"\x89PNG"
 

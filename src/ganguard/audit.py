@@ -1,13 +1,16 @@
 """The privacy audit: build the attacker's threat model, run attacks, measure them (SPEC §5).
 
 `audit(run_dir)` audits a run trained by ganguard (every threat model: discriminator, generator,
-samples, R); `audit(samples=..., members=..., nonmembers=..., reference=...)` audits any generator
-from its samples alone. Both return an `AuditResult` and write the same JSON.
+samples, R, a reference generator trained on R); `audit(samples=..., members=..., nonmembers=...,
+reference=...)` audits any generator from its samples alone. Both return an `AuditResult` and
+write the same JSON. Attacks are reached through their registry (`ganguard.attacks`): what an
+attack needs decides whether it runs, and the audit builds only what the chosen attacks need.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,16 +19,28 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganguard.attacks import ATTACKS, DEFAULT_ATTACKS, attack_class
-from ganguard.attacks.base import Generator, ThreatModel
+from ganguard.attacks import RISK_ATTACK, attack_class, choose_attacks
+from ganguard.attacks.base import REFERENCE_MODEL, Generator, ThreatModel
 from ganguard.config import config_from_dict
+from ganguard.data import load_dataset, load_run_data
+from ganguard.data.split import check_split
+from ganguard.distances import nearest
 from ganguard.errors import GanguardError
 from ganguard.methods import Method
 from ganguard.metrics.attack_metrics import attack_metrics
-from ganguard.runs import Run, checkpoint_step, latest_checkpoint, load_run, write_atomic
+from ganguard.runs import (
+    Run,
+    checkpoint_step,
+    latest_checkpoint,
+    load_run,
+    read_json,
+    write_atomic,
+)
+from ganguard.tables import interval, number, text
 from ganguard.train import array_data, train
 
 REFERENCE_MODEL_DIR = "reference_model"
+AUDIT_FILE = "audit.json"
 
 
 @dataclass
@@ -50,50 +65,45 @@ class AuditResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, raw: Any, where: str = "audit") -> AuditResult:
+        """An audit as `to_dict` wrote it (e.g. read back from audit.json)."""
+        try:
+            attacks = {name: AttackResult(**a) for name, a in raw["attacks"].items()}
+            return cls(**{**raw, "attacks": attacks})
+        except (KeyError, TypeError, AttributeError) as err:
+            message = f"{where} is not a ganguard audit ({err!r}): rerun the audit"
+            raise GanguardError(message) from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> AuditResult:
+        return cls.from_dict(read_json(Path(path)), str(path))
+
     def best(self) -> AttackResult | None:
-        return max(self.attacks.values(), key=lambda r: r.metrics["auc"], default=None)
+        """The attack with the highest AUC (None when no attack has a finite one)."""
+        scored = [r for r in self.attacks.values() if _finite(r.metrics.get("auc"))]
+        return max(scored, key=lambda r: r.metrics["auc"], default=None)
 
 
-# -- choosing attacks --------------------------------------------------------------------------
-def resolve_attacks(names: str | list[str] | None, threat: ThreatModel) -> tuple[list[str], dict]:
-    """The attacks to run and those skipped (with why). `all` = every attack the threat allows;
-    a named attack that the threat model does not allow is an error."""
-    if names is None or names == "default":
-        wanted, strict = list(DEFAULT_ATTACKS), False
-    elif names == "all":
-        wanted, strict = list(ATTACKS), False
-    else:
-        wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
-        wanted, strict = [n for n in wanted if n], True
-        if not wanted:
-            raise GanguardError("--attacks names no attack")
-    run, skipped = [], {}
-    have = threat.available()
-    for name in wanted:
-        cls = attack_class(name)
-        missing = sorted(cls.needs - have)
-        if not missing:
-            run.append(name)
-        elif strict:
-            raise GanguardError(f"attack {name} needs {' and '.join(missing)}, which is not given")
-        else:
-            skipped[name] = f"needs {' and '.join(missing)}"
-    return run, skipped
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+# -- running the attacks ---------------------------------------------------------------------------
 def run_attacks(
     threat: ThreatModel,
     members: np.ndarray,
     nonmembers: np.ndarray,
-    names: str | list[str] | None = None,
+    chosen: list[str],
+    skipped: dict[str, str] | None = None,
     settings: dict[str, dict[str, Any]] | None = None,
     source: str = "",
     n_boot: int = 200,
 ) -> tuple[AuditResult, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Fit and score every chosen attack; returns the result and each attack's raw scores."""
-    chosen, skipped = resolve_attacks(names, threat)
+    """Fit and score each chosen attack; returns the result and each attack's raw scores."""
     candidates = np.concatenate([members, nonmembers])
     m = len(members)
+    measure = lambda s: attack_metrics(s[:m], s[m:], n_boot=n_boot, seed=threat.seed)  # noqa: E731
     results: dict[str, AttackResult] = {}
     scores: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name in chosen:
@@ -106,25 +116,18 @@ def run_attacks(
         results[name] = AttackResult(
             name=name,
             threat_model=sorted(attack.needs),
-            settings=_jsonable(attack.settings),
+            settings=json.loads(json.dumps(attack.settings, default=str)),
             seconds=round(seconds, 3),
-            metrics=attack_metrics(s[:m], s[m:], n_boot=n_boot, seed=threat.seed),
-            extra={
-                k: attack_metrics(v[:m], v[m:], n_boot=n_boot, seed=threat.seed)
-                for k, v in extra.items()
-            },
+            metrics=measure(s),
+            extra={k: measure(np.asarray(v, dtype=np.float64)) for k, v in extra.items()},
         )
         scores[name] = (s[:m], s[m:])
-    result = AuditResult(source, m, len(nonmembers), threat.seed, results, skipped)
+    result = AuditResult(source, m, len(nonmembers), threat.seed, results, dict(skipped or {}))
     return result, scores
 
 
-def _jsonable(settings: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(settings, default=str))
-
-
-# -- threat models -----------------------------------------------------------------------------
-def generator_view(method, n_samples: int, seed: int) -> ThreatModel:  # noqa: ANN001
+# -- threat models ---------------------------------------------------------------------------------
+def generator_view(method: Method, n_samples: int, seed: int) -> ThreatModel:
     """What an attacker gets from a trained method: samples with their latents, and (white box)
     the generator and discriminator(s). Networks are put in eval mode for the audit.
 
@@ -145,15 +148,6 @@ def generator_view(method, n_samples: int, seed: int) -> ThreatModel:  # noqa: A
     )
 
 
-def _needs_reference_model(names: str | list[str] | None) -> bool:
-    if names == "all":
-        return True
-    if names is None or names == "default":
-        return any(n.endswith("_cal") for n in DEFAULT_ATTACKS)
-    listed = names.split(",") if isinstance(names, str) else names
-    return any(n.strip().endswith("_cal") for n in listed)
-
-
 def reference_method(run: Run, reference: np.ndarray, progress: bool = False) -> Method:
     """A GAN with the run's networks and training settings, trained on R: the reference
     generator of the calibrated attacks. Trained once and kept in RUN_DIR/reference_model/ (a run
@@ -171,6 +165,7 @@ def reference_method(run: Run, reference: np.ndarray, progress: bool = False) ->
     return train(config, cache, resume=resume, data=array_data(reference)).method
 
 
+# -- the audit -------------------------------------------------------------------------------------
 def audit(
     run_dir: str | Path | None = None,
     *,
@@ -190,7 +185,12 @@ def audit(
 ) -> AuditResult:
     """Audit a run directory (its last checkpoint, or the kept checkpoint at `step`), or any
     generator from its samples; writes the JSON to `out` (default RUN_DIR/audit.json) with an
-    ROC plot and score histograms beside it."""
+    ROC plot and score histograms beside it.
+
+    `k` generated samples are given to the attacks (drawn from a run; the first k of `samples`).
+    `settings` maps an attack's name to its settings (see `docs/audit.md`)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise GanguardError(f"--k must be a positive integer, got {k!r}")
     if run_dir is not None:
         if any(v is not None for v in (samples, members, nonmembers, reference)):
             raise GanguardError("give a run directory or samples/members/nonmembers, not both")
@@ -202,9 +202,10 @@ def audit(
             raise GanguardError("a samples-only audit needs --samples, --members and --nonmembers")
         if out is None and not isinstance(samples, np.ndarray):
             out = Path(samples).with_name(Path(samples).stem + "_audit.json")
-        threat, mem, non = _samples_threat(samples, members, nonmembers, reference, seed)
+        threat, mem, non = _samples_threat(samples, members, nonmembers, reference, k, seed)
+        chosen, skipped = choose_attacks(attacks, threat.available())
         source = str(samples) if not isinstance(samples, np.ndarray) else "arrays"
-        result, scores = run_attacks(threat, mem, non, attacks, _with_k(settings, k), source)
+        result, scores = run_attacks(threat, mem, non, chosen, skipped, settings, source)
     if out is not None:
         out = Path(out)
         write_atomic(out, json.dumps(result.to_dict(), indent=2) + "\n")
@@ -218,16 +219,7 @@ def audit(
     return result
 
 
-def _with_k(settings: dict | None, k: int) -> dict[str, dict[str, Any]]:
-    settings = {name: dict(v) for name, v in (settings or {}).items()}
-    for name in ("ganleaks_fbb", "ganleaks_fbb_cal"):
-        settings.setdefault(name, {}).setdefault("k", k)
-    return settings
-
-
 def _load_records(value: str | Path | np.ndarray, what: str) -> np.ndarray:
-    from ganguard.data import load_dataset
-
     if isinstance(value, np.ndarray):
         x = value.astype(np.float32)
         if not np.isfinite(x).all():
@@ -241,7 +233,7 @@ def _load_records(value: str | Path | np.ndarray, what: str) -> np.ndarray:
         raise GanguardError(f"{what}: {err}") from None
 
 
-def _samples_threat(samples, members, nonmembers, reference, seed):  # noqa: ANN001, ANN202
+def _samples_threat(samples, members, nonmembers, reference, k, seed):  # noqa: ANN001, ANN202
     s = _load_records(samples, "--samples")
     mem = _load_records(members, "--members")
     non = _load_records(nonmembers, "--nonmembers")
@@ -251,16 +243,12 @@ def _samples_threat(samples, members, nonmembers, reference, seed):  # noqa: ANN
             raise GanguardError(
                 f"{what} records have shape {x.shape[1:]}, the members {mem.shape[1:]}"
             )
-    return ThreatModel(samples=s, reference=ref, seed=seed), mem, non
+    return ThreatModel(samples=s[:k], reference=ref, seed=seed), mem, non
 
 
-def _audit_run(run_dir, attacks, n_per_class, k, seed, out, settings, progress, step):  # noqa: ANN001, ANN202
-    from ganguard.data import load_run_data
-    from ganguard.data.split import check_split
-
-    run = load_run(run_dir, step)
-    ds = load_run_data(run.config.data)
-    check_split(run.split, ds)
+def candidates(run: Run, ds: Any, n_per_class: int | None, seed: int) -> tuple:
+    """The audit's members and non-members: m of each (default min(|S|, |H|, 1000)), drawn from
+    S and H with `seed`, in data-set order."""
     s_idx, h_idx = run.split.members, run.split.holdout
     m = n_per_class or min(len(s_idx), len(h_idx), 1000)
     if m < 1 or m > min(len(s_idx), len(h_idx)):
@@ -269,37 +257,79 @@ def _audit_run(run_dir, attacks, n_per_class, k, seed, out, settings, progress, 
         )
     rng = np.random.default_rng(seed)
     members = ds.x[np.sort(rng.choice(s_idx, m, replace=False))]
-    nonmembers = ds.x[np.sort(rng.choice(h_idx, m, replace=False))]
+    return members, ds.x[np.sort(rng.choice(h_idx, m, replace=False))]
+
+
+def _audit_run(run_dir, attacks, n_per_class, k, seed, out, settings, progress, step):  # noqa: ANN001, ANN202
+    run = load_run(run_dir, step)
+    if run.split is None:
+        raise GanguardError(f"{run_dir} was trained on arrays, not a data set: audit its samples")
+    ds = load_run_data(run.config.data)
+    check_split(run.split, ds)
+    members, nonmembers = candidates(run, ds, n_per_class, seed)
     threat = generator_view(run.method, k, seed)
+    threat.architecture = run.config.model.model_dump()
+    available = threat.available()
     if len(run.split.reference):
         threat.reference = ds.x[run.split.reference]
-        if _needs_reference_model(attacks):
-            ref = reference_method(run, threat.reference, progress)
-            threat.reference_model = generator_view(ref, k, seed + 1)
-    settings = _with_k(settings, k)
-    # the black-box attacker GAN gets the target's networks: the architecture is not a secret;
-    # it is unconditional, as the samples it learns from come without labels
-    model = {**run.config.model.model_dump(), "conditional": False}
-    settings.setdefault("logan_bb", {}).setdefault(
-        "config_overrides", {"model": model, "seed": seed}
+        available |= {"reference", REFERENCE_MODEL}  # the reference model is made on demand
+    chosen, skipped = choose_attacks(attacks, available)
+    if any(REFERENCE_MODEL in attack_class(name).needs for name in chosen):
+        ref = reference_method(run, threat.reference, progress)
+        threat.reference_model = generator_view(ref, k, seed + 1)
+    result, scores = run_attacks(
+        threat, members, nonmembers, chosen, skipped, settings, str(run_dir)
     )
-    result, scores = run_attacks(threat, members, nonmembers, attacks, settings, str(run_dir))
-    return result, scores, Path(out) if out is not None else run.path / "audit.json"
+    return result, scores, Path(out) if out is not None else run.path / AUDIT_FILE
+
+
+# -- who is at risk --------------------------------------------------------------------------------
+@dataclass
+class AtRisk:
+    index: int  # the member's index in the data set
+    member: np.ndarray
+    sample: np.ndarray  # the generated sample nearest to it
+    score: float  # the risk attack's membership score
+
+
+@dataclass
+class RiskSummary:
+    attack: str
+    n_samples: int
+    top: list[AtRisk]
+    median_members: float  # median score over all members
+    median_holdout: float | None  # and over the holdout records (non-members)
+
+
+def members_at_risk(run: Run, ds: Any, n_samples: int = 5000, top: int = 8,
+                    seed: int = 0) -> RiskSummary:  # fmt: skip
+    """The members the risk attack (`ganguard.attacks.RISK_ATTACK`) scores most likely to be
+    members, against `n_samples` generated samples, each with its nearest sample; and the
+    median score of all members and of the holdout records, to tell whether the top stand out."""
+    threat = generator_view(run.method, n_samples, seed)
+    attack = attack_class(RISK_ATTACK)().fit(threat)
+    member_records = ds.x[run.split.members]
+    scores = np.asarray(attack.score(member_records), dtype=np.float64)
+    order = np.argsort(-scores, kind="stable")[:top]
+    _, nearest_sample = nearest(member_records[order], threat.samples)
+    rows = [AtRisk(int(run.split.members[i]), ds.x[run.split.members[i]],
+                   threat.samples[int(j)], float(scores[i]))
+            for i, j in zip(order, nearest_sample, strict=True)]  # fmt: skip
+    holdout = None
+    if len(run.split.holdout):
+        holdout = float(np.median(attack.score(ds.x[run.split.holdout])))
+    return RiskSummary(RISK_ATTACK, n_samples, rows, float(np.median(scores)), holdout)
 
 
 def format_audit_table(result: AuditResult) -> str:
-    head = f"{'attack':<20}{'AUC':>7}{'95% interval':>16}{'TPR@1%FPR':>11}{'TPR@0.1%':>10}"
-    head += f"{'adv.':>7}{'O':>7}{'time s':>8}"
-    lines = [head, "-" * len(head)]
-    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    head = ["attack", "AUC", "95% interval", "TPR@1%FPR", "TPR@0.1%FPR", "advantage", "O",
+            "time s"]  # fmt: skip
+    rows = []
     for name, r in result.attacks.items():
-        mt = r.metrics
-        lo, hi = mt["auc_ci"]
-        lines.append(
-            f"{name:<20}{mt['auc']:>7.3f}{f'{lo:.3f}-{hi:.3f}':>16}"
-            f"{fmt(mt['tpr_at_1pct_fpr']):>11}{fmt(mt['tpr_at_0.1pct_fpr']):>10}"
-            f"{mt['advantage']:>7.3f}{mt['bhattacharyya']['O']:>7.3f}{r.seconds:>8.1f}"
-        )
-    for name, why in result.skipped.items():
-        lines.append(f"{name:<20} skipped: {why}")
+        m = r.metrics
+        rows.append([name, m["auc"], interval(*(m["auc_ci"] or (None, None))),
+                     m["tpr_at_1pct_fpr"], m["tpr_at_0.1pct_fpr"], m["advantage"],
+                     (m["bhattacharyya"] or {}).get("O"), number(r.seconds, 1)])  # fmt: skip
+    lines = [text(head, rows)]
+    lines += [f"{name}  skipped: {why}" for name, why in result.skipped.items()]
     return "\n".join(lines)

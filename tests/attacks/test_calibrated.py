@@ -96,7 +96,7 @@ def test_montecarlo_cal_records_both_epsilons() -> None:
     assert attack.settings["epsilon_used"] > 0 and attack.settings["reference_epsilon_used"] > 0
 
 
-class _Mean(Attack):
+class _Mean(Attack, register=False):
     """A toy attack: the mean of the samples' first value, plus a secondary score."""
 
     name: ClassVar[str] = "toy_mean"

@@ -1,8 +1,12 @@
 """The attack interface (the TAPAS shape): a threat model says what the attacker is given; an
-attack declares what it needs, is fitted on a threat model, and scores candidate records.
+attack declares what it needs and its settings, is fitted on a threat model, and scores
+candidate records.
 
 Scores: one float per candidate, higher = more likely a member. Records are float32 arrays of
 shape (n, C, H, W) in [-1, 1], like the data sets.
+
+Every attack class with a `name` of its own registers itself (`Attack.registry`), as methods do;
+its settings are a pydantic model (`Settings`), validated when the attack is made.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sklearn.decomposition import PCA
 
 from ganguard.errors import GanguardError
 
@@ -40,6 +46,8 @@ class ThreatModel:
     `samples_z` holds the latents of `samples` when they came from the white-box generator, so
     latent-optimisation attacks can start from the best matches. `reference_model` is the same
     view (samples, generator, ...) of a generator trained on R with the target's configuration.
+    `architecture` is the target's network configuration (`model:` of its config), which is no
+    secret: an attacker who trains models of its own may copy it.
     """
 
     samples: np.ndarray | None = None
@@ -48,21 +56,62 @@ class ThreatModel:
     generator: Generator | None = None
     reference: np.ndarray | None = None
     reference_model: ThreatModel | None = None
+    architecture: dict[str, Any] | None = None
     seed: int = 0
 
     def available(self) -> set[str]:
         return {k for k in KINDS if getattr(self, k) is not None}
 
 
+class AttackSettings(BaseModel):
+    """An attack's settings: every one declared with its default; unknown names are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"] if not str(p).startswith(("literal[", "float")))
+    if first["type"] == "extra_forbidden":
+        return f"unknown setting {key}"
+    return f"setting {key}: {first['msg']}"
+
+
 class Attack:
-    """A membership inference attack: `fit` on a threat model, then `score` candidates."""
+    """A membership inference attack: `fit` on a threat model, then `score` candidates.
+
+    Subclasses set `name`, `needs` (the threat-model kinds they need), `description` and
+    `Settings`, and implement `fit` (calling this one first) and `score`. `settings` holds the
+    validated settings as a dict; `fit` may add the values it chose (e.g. `k_used`), so the audit
+    records the complete configuration.
+    """
 
     name: ClassVar[str]
     needs: ClassVar[frozenset[str]]
     description: ClassVar[str] = ""
+    Settings: ClassVar[type[AttackSettings]] = AttackSettings
+    registry: ClassVar[dict[str, type[Attack]]] = {}
+
+    def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
+        """A class with a `name` of its own registers itself, unless `register=False`."""
+        super().__init_subclass__(**kwargs)
+        if register and "name" in cls.__dict__:
+            Attack.register(cls)
+
+    @staticmethod
+    def register(cls: type[Attack]) -> type[Attack]:
+        known = Attack.registry.get(cls.name)
+        if known is not None and known.__qualname__ != cls.__qualname__:
+            raise TypeError(f"two attacks are called {cls.name}: {known} and {cls}")
+        Attack.registry[cls.name] = cls
+        return cls
 
     def __init__(self, **settings: Any):
-        self.settings = settings
+        try:
+            self.options = self.Settings(**settings)
+        except ValidationError as err:
+            raise GanguardError(f"attack {self.name}: {_describe(err)}") from None
+        self.settings: dict[str, Any] = self.options.model_dump()
 
     @classmethod
     def allowed(cls, threat: ThreatModel) -> bool:
@@ -82,3 +131,44 @@ class Attack:
     def extra_scores(self, candidates: np.ndarray) -> dict[str, np.ndarray]:
         """Secondary scores reported beside the main one (e.g. the mean over discriminators)."""
         return {}
+
+    def fitted(self, what: str) -> None:
+        """Refuse to score before `fit`."""
+        if not hasattr(self, "threat"):
+            raise GanguardError(f"attack {self.name}: call fit(threat) before {what}")
+
+
+# -- helpers the attacks share -------------------------------------------------------------------
+def as_records(x: Any, what: str, dim: int | None = None) -> np.ndarray:
+    """`x` as a C-contiguous float32 matrix (n, d), one flattened record a row.
+
+    Raises GanguardError when `x` is not an array of records, or its records do not have `dim`
+    values (the size of the records the attack was fitted on).
+    """
+    try:
+        arr = np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise GanguardError(f"{what}: not a numeric array ({exc})") from None
+    if arr.ndim < 2:
+        raise GanguardError(f"{what}: expected records of shape (n, C, H, W), got {arr.shape}")
+    arr = np.ascontiguousarray(arr.reshape(arr.shape[0], -1))
+    if dim is not None and arr.shape[1] != dim:
+        raise GanguardError(
+            f"{what}: records have {arr.shape[1]} values each, the generated samples {dim}"
+        )
+    return arr
+
+
+def pca_project(pca: PCA, x: np.ndarray, rows: int = 4096) -> np.ndarray:
+    """`pca.transform(x)` in float64 (n, k), in blocks of `rows` records.
+
+    In float64 the coordinates of a record do not depend on the batch it is projected in, so a
+    candidate equal to a generated sample lands exactly on it.
+    """
+    mean = pca.mean_.astype(np.float64)
+    comp_t = pca.components_.astype(np.float64).T
+    out = np.empty((x.shape[0], comp_t.shape[1]), dtype=np.float64)
+    for start in range(0, x.shape[0], rows):
+        block = x[start : start + rows].astype(np.float64) - mean
+        out[start : start + rows] = block @ comp_t
+    return out

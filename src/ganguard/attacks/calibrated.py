@@ -16,6 +16,7 @@ import numpy as np
 from ganguard.attacks.base import REFERENCE, REFERENCE_MODEL, Attack, ThreatModel
 from ganguard.attacks.density import DOMIAS
 from ganguard.attacks.distance import GanLeaksFBB, MonteCarlo
+from ganguard.attacks.latent import GanLeaksWB
 from ganguard.errors import GanguardError
 
 
@@ -30,18 +31,19 @@ def make_calibrated(base: type[Attack]) -> type[Attack]:
     and the reference model's view has none, the target's R is used. One class per base (cached).
     """
 
-    class Calibrated(Attack):
+    class Calibrated(Attack, register=False):
         name: ClassVar[str] = base.name + "_cal"
         needs: ClassVar[frozenset[str]] = frozenset(base.needs | {REFERENCE_MODEL})
         description: ClassVar[str] = (
             f"{base.name} calibrated: its score minus its score against a generator trained on R"
         )
         base_attack: ClassVar[type[Attack]] = base
+        Settings = base.Settings
 
         def __init__(self, **settings: Any):
-            self.target = base(**settings)  # validates the settings and fills in defaults
+            super().__init__(**settings)  # validates the settings and fills in defaults
+            self.target = base(**settings)
             self.reference = base(**settings)
-            super().__init__(**dict(self.target.settings))
 
         def fit(self, threat: ThreatModel) -> Attack:
             super().fit(threat)
@@ -92,6 +94,9 @@ def make_calibrated(base: type[Attack]) -> type[Attack]:
     return Calibrated
 
 
-GanLeaksFBBCal = make_calibrated(GanLeaksFBB)
+# The calibrated attacks an audit can run: GAN-Leaks' own (Chen et al. 2020). The others can be
+# made for a study, e.g. make_calibrated(MonteCarlo).
+GanLeaksFBBCal = Attack.register(make_calibrated(GanLeaksFBB))
+GanLeaksWBCal = Attack.register(make_calibrated(GanLeaksWB))
 MonteCarloCal = make_calibrated(MonteCarlo)
 DOMIASCal = make_calibrated(DOMIAS)

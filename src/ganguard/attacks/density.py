@@ -7,14 +7,22 @@ and of the reference records R, in a PCA space fitted on R.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
+from pydantic import Field, field_validator
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KernelDensity
 
-from ganguard.attacks.base import REFERENCE, SAMPLES, ThreatModel
-from ganguard.attacks.distance import ConfiguredAttack, as_records, pca_project
+from ganguard.attacks.base import (
+    REFERENCE,
+    SAMPLES,
+    Attack,
+    AttackSettings,
+    ThreatModel,
+    as_records,
+    pca_project,
+)
 from ganguard.errors import GanguardError
 
 
@@ -43,7 +51,20 @@ class _GaussianKDE:
         return self._kde.score_samples(self._whiten(z)) - self._log_det
 
 
-class DOMIAS(ConfiguredAttack):
+class DOMIASSettings(AttackSettings):
+    n_components: int = Field(40, ge=1)  # of the PCA fitted on R
+    bandwidth: Literal["scott"] | float = "scott"  # Scott's rule per fit, or one factor for both
+    max_fit: int = Field(5000, ge=1)  # generated samples and reference records the KDEs fit
+
+    @field_validator("bandwidth")
+    @classmethod
+    def _positive(cls, value: str | float) -> str | float:
+        if value != "scott" and not (math.isfinite(value) and value > 0):
+            raise ValueError("must be 'scott' or a number > 0")
+        return value
+
+
+class DOMIAS(Attack):
     """DOMIAS: ln p_G(v) - ln p_R(v), Gaussian KDEs in a PCA space fitted on R.
 
     The PCA (`n_components`, seeded) is fitted on the reference records R. Each KDE, of the
@@ -61,17 +82,7 @@ class DOMIAS(ConfiguredAttack):
         "DOMIAS: log density of the generated samples minus that of the reference records "
         "(Gaussian KDE, PCA space)"
     )
-    defaults: ClassVar[dict[str, Any]] = {
-        "n_components": 40,
-        "bandwidth": "scott",
-        "max_fit": 5000,
-    }
-
-    def check_settings(self) -> None:
-        self.positive_int("n_components")
-        self.positive_int("max_fit")
-        if self.settings["bandwidth"] != "scott":
-            self.positive_float("bandwidth")
+    Settings = DOMIASSettings
 
     def _factor(self, z: np.ndarray) -> float:
         if self.settings["bandwidth"] == "scott":
@@ -109,8 +120,7 @@ class DOMIAS(ConfiguredAttack):
         return self
 
     def score(self, candidates: np.ndarray) -> np.ndarray:
-        if not hasattr(self, "_kde_g"):
-            raise RuntimeError(f"attack {self.name}: score() before fit()")
+        self.fitted("scoring")
         x = as_records(candidates, "candidates", self._pca.n_features_in_)
         if x.shape[0] == 0:
             return np.zeros(0)

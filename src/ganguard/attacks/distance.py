@@ -6,113 +6,37 @@
   PCA space, epsilon = the median distance from a generated sample to its nearest other one.
 
 The nearest-sample search and the neighbour count are the chunked, memory-bounded kernels of
-`ganguard.distances`. `ConfiguredAttack` gives attacks declared settings with defaults (DOMIAS in
-density.py uses it too).
+`ganguard.distances`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
+from pydantic import Field, field_validator
 from sklearn.decomposition import PCA
 
-from ganguard.attacks.base import SAMPLES, Attack, ThreatModel
+from ganguard.attacks.base import (
+    SAMPLES,
+    Attack,
+    AttackSettings,
+    ThreatModel,
+    as_records,
+    pca_project,
+)
 from ganguard.distances import count_within, nearest, row_norms
 from ganguard.errors import GanguardError
 
-# ----------------------------------------------------------------------------- settings
+
+class GanLeaksFBBSettings(AttackSettings):
+    k: int = Field(20_000, ge=1)  # generated samples searched (the first k given)
+    memory_mb: float = Field(256.0, gt=0)  # bound on the distance blocks held at once
 
 
-class ConfiguredAttack(Attack):
-    """An attack with declared settings: `defaults` lists every setting with its default.
-
-    `__init__` fills in the defaults, rejects unknown names and calls `check_settings`, so
-    `self.settings` always holds the complete configuration (fit adds the values it chose,
-    e.g. `k_used`), ready for the audit to record.
-    """
-
-    defaults: ClassVar[dict[str, Any]] = {}
-
-    def __init__(self, **settings: Any):
-        unknown = sorted(set(settings) - set(self.defaults))
-        if unknown:
-            known = ", ".join(sorted(self.defaults)) or "none"
-            raise GanguardError(
-                f"attack {self.name}: unknown setting(s) {', '.join(unknown)} (known: {known})"
-            )
-        super().__init__(**{**self.defaults, **settings})
-        self.check_settings()
-
-    def check_settings(self) -> None:
-        """Validate and normalise `self.settings` (raise GanguardError on a bad value)."""
-
-    def positive_int(self, key: str) -> int:
-        value = self.settings[key]
-        ok = isinstance(value, (int, np.integer, float)) and not isinstance(value, bool)
-        if not ok or not math.isfinite(value) or value != int(value) or value < 1:
-            raise GanguardError(
-                f"attack {self.name}: {key} must be a positive integer, not {value!r}"
-            )
-        self.settings[key] = int(value)
-        return int(value)
-
-    def positive_float(self, key: str, allow_zero: bool = False) -> float:
-        value = self.settings[key]
-        ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-            value, bool
-        )
-        if not ok or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-            kind = "a non-negative" if allow_zero else "a positive"
-            raise GanguardError(f"attack {self.name}: {key} must be {kind} number, not {value!r}")
-        self.settings[key] = float(value)
-        return float(value)
-
-
-def as_records(x: Any, what: str, dim: int | None = None) -> np.ndarray:
-    """`x` as a C-contiguous float32 matrix (n, d), one flattened record a row.
-
-    Raises GanguardError when `x` is not an array of records, or its records do not have `dim`
-    values (the size of the records the attack was fitted on).
-    """
-    try:
-        arr = np.asarray(x, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise GanguardError(f"{what}: not a numeric array ({exc})") from None
-    if arr.ndim < 2:
-        raise GanguardError(f"{what}: expected records of shape (n, C, H, W), got {arr.shape}")
-    arr = np.ascontiguousarray(arr.reshape(arr.shape[0], -1))
-    if dim is not None and arr.shape[1] != dim:
-        raise GanguardError(
-            f"{what}: records have {arr.shape[1]} values each, the generated samples {dim}"
-        )
-    return arr
-
-
-# ----------------------------------------------------------------------------- kernels
-
-
-def pca_project(pca: PCA, x: np.ndarray, rows: int = 4096) -> np.ndarray:
-    """`pca.transform(x)` in float64 (n, k), in blocks of `rows` records.
-
-    In float64 the coordinates of a record do not depend on the batch it is projected in, so a
-    candidate equal to a generated sample lands exactly on it.
-    """
-    mean = pca.mean_.astype(np.float64)
-    comp_t = pca.components_.astype(np.float64).T
-    out = np.empty((x.shape[0], comp_t.shape[1]), dtype=np.float64)
-    for start in range(0, x.shape[0], rows):
-        block = x[start : start + rows].astype(np.float64) - mean
-        out[start : start + rows] = block @ comp_t
-    return out
-
-
-# ----------------------------------------------------------------------------- the attack
-
-
-class GanLeaksFBB(ConfiguredAttack):
+class GanLeaksFBB(Attack):
     """GAN-Leaks, full black box: -min_j ||v - x_j||^2 over the first k generated samples.
 
     After `score`, `nearest_index[i]` is the index (into the threat model's samples, hence also
@@ -124,13 +48,9 @@ class GanLeaksFBB(ConfiguredAttack):
     description: ClassVar[str] = (
         "GAN-Leaks full black box: minus the squared L2 distance to the nearest of k samples"
     )
-    defaults: ClassVar[dict[str, Any]] = {"k": 20_000, "memory_mb": 256.0}
+    Settings = GanLeaksFBBSettings
 
     nearest_index: np.ndarray | None = None
-
-    def check_settings(self) -> None:
-        self.positive_int("k")
-        self.positive_float("memory_mb")
 
     def fit(self, threat: ThreatModel) -> GanLeaksFBB:
         super().fit(threat)
@@ -145,8 +65,7 @@ class GanLeaksFBB(ConfiguredAttack):
         return self
 
     def score(self, candidates: np.ndarray) -> np.ndarray:
-        if not hasattr(self, "_samples"):
-            raise RuntimeError(f"attack {self.name}: score() before fit()")
+        self.fitted("scoring")
         q = torch.from_numpy(as_records(candidates, "candidates", self._samples.shape[1]))
         dist, index = nearest(q, self._samples, memory_mb=self.settings["memory_mb"],
                               sample_norms=self._norms)  # fmt: skip
@@ -154,7 +73,20 @@ class GanLeaksFBB(ConfiguredAttack):
         return -dist.numpy().astype(np.float64)
 
 
-class MonteCarlo(ConfiguredAttack):
+class MonteCarloSettings(AttackSettings):
+    n_components: int = Field(40, ge=1)
+    epsilon: Literal["median"] | float = "median"  # or a radius >= 0 in the PCA space
+    memory_mb: float = Field(256.0, gt=0)
+
+    @field_validator("epsilon")
+    @classmethod
+    def _radius(cls, value: str | float) -> str | float:
+        if value != "median" and not (math.isfinite(value) and value >= 0):
+            raise ValueError("must be 'median' or a number >= 0")
+        return value
+
+
+class MonteCarlo(Attack):
     """Monte Carlo attack: share of generated samples within epsilon of v, in PCA space.
 
     The PCA (`n_components`, seeded by the threat model's seed) is fitted on the generated
@@ -171,17 +103,7 @@ class MonteCarlo(ConfiguredAttack):
     description: ClassVar[str] = (
         "Monte Carlo: share of generated samples within epsilon of the record (PCA space)"
     )
-    defaults: ClassVar[dict[str, Any]] = {
-        "n_components": 40,
-        "epsilon": "median",
-        "memory_mb": 256.0,
-    }
-
-    def check_settings(self) -> None:
-        self.positive_int("n_components")
-        self.positive_float("memory_mb")
-        if self.settings["epsilon"] != "median":
-            self.positive_float("epsilon", allow_zero=True)
+    Settings = MonteCarloSettings
 
     def fit(self, threat: ThreatModel) -> MonteCarlo:
         super().fit(threat)
@@ -207,8 +129,7 @@ class MonteCarlo(ConfiguredAttack):
         return self
 
     def score(self, candidates: np.ndarray) -> np.ndarray:
-        if not hasattr(self, "_z"):
-            raise RuntimeError(f"attack {self.name}: score() before fit()")
+        self.fitted("scoring")
         x = as_records(candidates, "candidates", self._pca.n_features_in_)
         if x.shape[0] == 0:
             return np.zeros(0)

@@ -16,16 +16,35 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 import torch
+from pydantic import Field, model_validator
 
-from ganguard.attacks.base import GENERATOR, Attack, ThreatModel
+from ganguard.attacks.base import GENERATOR, Attack, AttackSettings, ThreatModel
 from ganguard.distances import nearest
 from ganguard.errors import GanguardError
 
-OPTIMIZERS = ("adam", "lbfgs")
 DEFAULT_LR = {"adam": 0.05, "lbfgs": 1.0}
+
+
+class GanLeaksWBSettings(AttackSettings):
+    optimizer: Literal["adam", "lbfgs"] = "adam"
+    # None: adam 0.05, lbfgs 1.0 (with a strong-Wolfe line search); the value used is recorded
+    lr: float | None = Field(None, gt=0)
+    iterations: int = Field(200, ge=0)  # adam: steps; lbfgs: max_iter of its single .step()
+    restarts: int = Field(3, ge=1)
+    lambda_z: float = Field(0.001, ge=0)
+    batch_size: int = Field(256, ge=1)  # candidates per optimisation batch (rows: × restarts)
+    seed: int | None = None  # random restarts; None: the threat model's seed
+    device: str = "cpu"
+
+    @model_validator(mode="after")
+    def _default_lr(self) -> GanLeaksWBSettings:
+        if self.lr is None:
+            self.lr = DEFAULT_LR[self.optimizer]
+        return self
 
 
 class GanLeaksWB(Attack):
@@ -38,44 +57,7 @@ class GanLeaksWB(Attack):
         "(restarts seeded from the nearest generated samples when their latents are given)"
     )
 
-    def __init__(
-        self,
-        optimizer: str = "adam",
-        lr: float | None = None,
-        iterations: int = 200,
-        restarts: int = 3,
-        lambda_z: float = 0.001,
-        batch_size: int = 256,
-        seed: int | None = None,
-        device: str = "cpu",
-    ):
-        where = f"attack {self.name}"
-        if optimizer not in OPTIMIZERS:
-            raise GanguardError(
-                f"{where}: optimizer must be one of {OPTIMIZERS}, got {optimizer!r}"
-            )
-        lr = DEFAULT_LR[optimizer] if lr is None else float(lr)
-        if not lr > 0:
-            raise GanguardError(f"{where}: lr must be > 0, got {lr}")
-        if iterations < 0:
-            raise GanguardError(f"{where}: iterations must be >= 0, got {iterations}")
-        if restarts < 1:
-            raise GanguardError(f"{where}: restarts must be >= 1, got {restarts}")
-        if not lambda_z >= 0:
-            raise GanguardError(f"{where}: lambda_z must be >= 0, got {lambda_z}")
-        if batch_size < 1:
-            raise GanguardError(f"{where}: batch_size must be >= 1, got {batch_size}")
-        super().__init__(
-            optimizer=optimizer,
-            lr=lr,  # adam 0.05, lbfgs 1.0 (with a strong-Wolfe line search) unless given
-            iterations=iterations,  # adam: steps; lbfgs: max_iter of its single .step()
-            restarts=restarts,
-            lambda_z=float(lambda_z),
-            batch_size=batch_size,  # candidates per optimisation batch (rows: × restarts)
-            seed=seed,  # random restarts; None: the threat model's seed
-            device=device,
-        )
-        self._cache: tuple[str, np.ndarray, np.ndarray] | None = None
+    Settings = GanLeaksWBSettings
 
     def fit(self, threat: ThreatModel) -> GanLeaksWB:
         super().fit(threat)
@@ -106,8 +88,7 @@ class GanLeaksWB(Attack):
         return {"reconstruction": self._run(candidates)[1]}
 
     def _run(self, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not hasattr(self, "threat"):
-            raise GanguardError(f"attack {self.name}: call fit(threat) before scoring")
+        self.fitted("scoring")
         x = np.ascontiguousarray(candidates, dtype=np.float32)
         if x.ndim < 2:
             raise GanguardError(

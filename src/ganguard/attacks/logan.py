@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 
-from ganguard.attacks.base import DISCRIMINATOR, SAMPLES, Attack, ThreatModel
+from ganguard.attacks.base import DISCRIMINATOR, SAMPLES, Attack, AttackSettings, ThreatModel
 from ganguard.config import Config, config_from_dict, dotted_parent
 from ganguard.errors import GanguardError
 from ganguard.metrics.attack_metrics import white_box_scores
@@ -30,22 +31,21 @@ def _records(x: Any, what: str) -> np.ndarray:
     return arr
 
 
+class LoganWBSettings(AttackSettings):
+    batch_size: int = Field(4096, ge=1)  # candidates per call of the discriminator
+
+
 class LoganWB(Attack):
     """White-box LOGAN: the discriminator's logit d(v); max (and mean) over discriminators."""
 
     name = "logan_wb"
     needs = frozenset({DISCRIMINATOR})
     description = "white box: the target discriminator's logit d(v) (max over discriminators)"
-
-    def __init__(self, batch_size: int = 4096):
-        if batch_size < 1:
-            raise GanguardError(f"attack {self.name}: batch_size must be >= 1, got {batch_size}")
-        super().__init__(batch_size=batch_size)
+    Settings = LoganWBSettings
 
     def logits(self, candidates: np.ndarray) -> np.ndarray:
         """The discriminator logits as (n, k) float64, k discriminators (k = 1 for one)."""
-        if not hasattr(self, "threat"):
-            raise GanguardError(f"attack {self.name}: call fit(threat) before scoring")
+        self.fitted("scoring")
         x = _records(candidates, f"attack {self.name} candidates")
         step = self.settings["batch_size"]
         parts = []
@@ -85,6 +85,22 @@ def _deep_update(base: dict[str, Any], overrides: dict[str, Any], where: str = "
             node[last] = copy.deepcopy(value)
 
 
+class LoganBBSettings(AttackSettings):
+    """The attacker GAN. Its networks are the target's when the threat model gives the target's
+    architecture (`model.*` of its config: no secret), else the ones set here; then
+    `config_overrides` (any config keys, nested or dotted) on top."""
+
+    steps: int = Field(1000, ge=1)
+    batch_size: int = Field(64, ge=1)
+    arch: Literal["auto", "dcgan", "mlp"] = "auto"
+    d_width: int = Field(64, ge=1)
+    g_width: int = Field(64, ge=1)
+    depth: int = Field(2, ge=1)
+    spectral_norm: bool = False
+    seed: int | None = None  # None: the threat model's seed
+    config_overrides: dict[str, Any] = Field(default_factory=dict)
+
+
 class LoganBB(Attack):
     """Black-box LOGAN: an attacker GAN trained on the target's samples; its D's logit."""
 
@@ -92,43 +108,23 @@ class LoganBB(Attack):
     needs = frozenset({SAMPLES})
     description = "black box: an attacker GAN trained on the generated samples; its D's logit"
 
-    def __init__(
-        self,
-        steps: int = 1000,
-        batch_size: int = 64,
-        arch: str = "auto",
-        d_width: int = 64,
-        g_width: int = 64,
-        depth: int = 2,
-        spectral_norm: bool = False,
-        seed: int | None = None,
-        config_overrides: dict[str, Any] | None = None,
-    ):
-        super().__init__(
-            steps=steps,
-            batch_size=batch_size,
-            arch=arch,
-            d_width=d_width,
-            g_width=g_width,
-            depth=depth,
-            spectral_norm=spectral_norm,
-            seed=seed,  # None: the threat model's seed
-            config_overrides=copy.deepcopy(config_overrides or {}),
-        )
+    Settings = LoganBBSettings
+
+    def __init__(self, **settings: Any):
+        super().__init__(**settings)
         self.build_config(0)  # validate the settings now, not after the samples are loaded
 
-    def build_config(self, seed: int) -> Config:
-        """The attacker GAN's configuration (a ganguard Config; no run directory is written)."""
+    def build_config(self, seed: int, architecture: dict[str, Any] | None = None) -> Config:
+        """The attacker GAN's configuration (a ganguard Config; no run directory is written):
+        `architecture` (the target's `model` section) when given, else the settings' networks;
+        unconditional, as the samples it learns from come without labels."""
         s = self.settings
+        model = {k: s[k] for k in ("arch", "d_width", "g_width", "depth", "spectral_norm")}
+        if architecture is not None:
+            model = {**architecture, "conditional": False}
         raw: dict[str, Any] = {
             "seed": seed if s["seed"] is None else s["seed"],
-            "model": {
-                "arch": s["arch"],
-                "d_width": s["d_width"],
-                "g_width": s["g_width"],
-                "depth": s["depth"],
-                "spectral_norm": s["spectral_norm"],
-            },
+            "model": model,
             "train": {"steps": s["steps"], "batch_size": s["batch_size"], "progress": False},
             "method": {"name": "gan"},
         }
@@ -146,13 +142,13 @@ class LoganBB(Attack):
         if not np.isfinite(samples).all():
             raise GanguardError(f"attack {self.name}: the generated samples contain NaN or inf")
         self.shape = tuple(samples.shape[1:])
-        self.config = self.build_config(threat.seed)
+        self.config = self.build_config(threat.seed, threat.architecture)
+        self.settings["model_used"] = self.config.model.model_dump()
         self.method = train(self.config, data=array_data(samples)).method
         return self
 
     def score(self, candidates: np.ndarray) -> np.ndarray:
-        if not hasattr(self, "method"):
-            raise GanguardError(f"attack {self.name}: call fit(threat) before scoring")
+        self.fitted("scoring")
         x = _records(candidates, f"attack {self.name} candidates")
         if tuple(x.shape[1:]) != self.shape:
             raise GanguardError(
