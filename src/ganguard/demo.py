@@ -14,7 +14,7 @@ from ganguard.audit import AuditResult, audit
 from ganguard.config import Config, apply_overrides, config_from_dict
 from ganguard.errors import GanguardError
 from ganguard.evaluate import UtilityResult, evaluate
-from ganguard.report.html import write_report
+from ganguard.report import write_report
 from ganguard.runs import Run, unresumable_changes
 from ganguard.train import train
 

@@ -27,12 +27,12 @@ from ganguard.metrics.feature_net import (
     feature_network,
     train_classifier,
 )
-from ganguard.metrics.utility import utility
-from ganguard.runs import write_atomic
+from ganguard.metrics.utility import columns, utility
+from ganguard.runs import load_run, read_json, write_atomic
+from ganguard.tables import number, text
 
 UTILITY_FILE = "utility.json"
 DEFAULT_MAX_N = 2000  # enough for stable FID on small feature nets, quick on a CPU
-METRICS = ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "inception_fid")
 
 
 @dataclass
@@ -47,9 +47,9 @@ class UtilityResult:
     n_floor: int
     floor_source: str  # "reference" (R) or "test" (T)
     feature_net: dict[str, Any]  # arch, feature_dim, test_accuracy, sizes, settings, cache path
-    generated: dict[str, float | None]  # generated vs H: fid, kid, kid_std, precision, ...
+    generated: dict[str, float | None]  # generated vs H: every utility metric's columns
     floor: dict[str, float | None]  # real vs H, the same keys
-    inception_note: str
+    notes: list[str]  # what the metrics want the reader to know (e.g. Inception FID skipped)
     # conditional runs: train-on-synthetic / train-on-real accuracy on T (None otherwise)
     classification: dict[str, Any] | None
     seconds: float
@@ -57,6 +57,19 @@ class UtilityResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Any, where: str = "utility") -> UtilityResult:
+        """A result as `to_dict` wrote it (e.g. read back from utility.json)."""
+        try:
+            return cls(**raw)
+        except TypeError as err:
+            message = f"{where} is not a ganguard utility evaluation ({err}): rerun evaluate"
+            raise GanguardError(message) from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> UtilityResult:
+        return cls.from_dict(read_json(Path(path)), str(path))
 
 
 def evaluate(
@@ -75,7 +88,6 @@ def evaluate(
     (default RUN_DIR/utility.json) atomically."""
     from ganguard.data import load_run_data
     from ganguard.data.split import check_split
-    from ganguard.runs import load_run
 
     started = time.perf_counter()
     run = load_run(run_dir, step)
@@ -129,7 +141,7 @@ def evaluate(
         feature_net={**net.info, "cache_path": str(net.path), "trained_now": net.trained},
         generated=figures["generated"],
         floor=figures["floor"],
-        inception_note=figures["inception_note"],
+        notes=figures["notes"],
         classification=classification,
         seconds=round(time.perf_counter() - started, 3),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -166,12 +178,9 @@ def synthetic_vs_real_accuracy(
 
 def format_utility_table(result: UtilityResult) -> str:
     """metric | generated vs H | floor (real vs real), then the feature network's accuracy."""
-    floor_head = f"floor ({result.floor_source} vs H)"
-    head = f"{'metric':<16}{'generated vs H':>18}{floor_head:>26}"
-    lines = [head, "-" * len(head)]
-    fmt = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731
-    for key in METRICS:
-        lines.append(f"{key:<16}{fmt(result.generated[key]):>18}{fmt(result.floor[key]):>26}")
+    rows = [[key, number(result.generated.get(key)), number(result.floor.get(key))]
+            for key in columns()]  # fmt: skip
+    lines = [text(["metric", "generated vs H", f"floor ({result.floor_source} vs H)"], rows)]
     fn = result.feature_net
     lines.append(
         f"feature network: {fn['arch']}, {fn['feature_dim']} features, test accuracy "
@@ -179,7 +188,7 @@ def format_utility_table(result: UtilityResult) -> str:
     )
     lines.append(
         f"{result.n_generated} generated, {result.n_holdout} holdout, {result.n_floor} floor "
-        f"records; {result.inception_note}"
+        f"records" + "".join(f"; {note}" for note in result.notes)
     )
     c = result.classification
     if c is not None:

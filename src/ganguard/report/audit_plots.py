@@ -20,11 +20,19 @@ from ganguard.runs import write_atomic
 MIN_LOG_FPR = 1e-3
 
 
-def _save_png(fig: Any, path: Path) -> None:
-    write_atomic(Path(path), figure_png(fig))
-
-
 def save_roc_plot(results: dict[str, dict], path: Path, title: str = "") -> None:
+    """`roc_figure` written to `path` as a PNG."""
+    write_atomic(Path(path), figure_png(roc_figure(results, title)))
+
+
+def save_score_histograms(
+    scores: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title: str = ""
+) -> None:
+    """`score_histograms_figure` written to `path` as a PNG."""
+    write_atomic(Path(path), figure_png(score_histograms_figure(scores, title)))
+
+
+def roc_figure(results: dict[str, dict], title: str = "") -> Any:
     """ROC curves of several attacks: linear axes left, log-scaled FPR right (low-FPR region).
 
     `results` maps attack name -> the dict returned by `attack_metrics` (its `roc`, `auc` and
@@ -76,7 +84,7 @@ def save_roc_plot(results: dict[str, dict], path: Path, title: str = "") -> None
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    _save_png(fig, path)
+    return fig
 
 
 def _shared_bins(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -88,9 +96,9 @@ def _shared_bins(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linspace(lo, hi, n_bins + 1)
 
 
-def save_score_histograms(
-    scores: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title: str = ""
-) -> None:
+def score_histograms_figure(
+    scores: dict[str, tuple[np.ndarray, np.ndarray]], title: str = ""
+) -> Any:
     """One panel per attack: overlaid density histograms of member and non-member scores."""
     if not scores:
         raise GanguardError("no attack scores to plot")
@@ -121,4 +129,4 @@ def save_score_histograms(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    _save_png(fig, path)
+    return fig

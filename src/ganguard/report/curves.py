@@ -1,6 +1,6 @@
 """Figures of the HTML report, rendered to PNG bytes in memory (the report embeds them).
 
-Training curves from `metrics.jsonl`, the audit's ROC curves (drawn by `save_roc_plot`, so the
+Training curves from `metrics.jsonl`, the audit's ROC curves (drawn by `roc_figure`, so the
 report and `audit_roc.png` show the same figure), the privacy–utility plot across runs, and
 single records as small images.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 
 from ganguard.errors import GanguardError
 from ganguard.plotting import figure_png, image_png, pyplot
-from ganguard.report.audit_plots import save_roc_plot
+from ganguard.report.audit_plots import roc_figure
 
 # metrics.jsonl keys drawn as privacy curves, with their labels, when a method logs them.
 PRIVACY_KEYS = {
@@ -73,6 +72,12 @@ def _series(lines: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarr
 
 
 def training_curves_png(lines: list[dict[str, Any]], title: str = "") -> bytes | None:
+    """`training_curves_figure` as PNG bytes (None when nothing to draw)."""
+    fig = training_curves_figure(lines, title)
+    return None if fig is None else figure_png(fig, dpi=90)
+
+
+def training_curves_figure(lines: list[dict[str, Any]], title: str = "") -> Any:
     """Panels for what the log holds: losses; mean D(x) on members vs holdout; O and O_null;
     the monitor's white-box AUC; the method's privacy quantity. None when nothing to draw."""
     keys = {k for ln in lines for k in ln}
@@ -108,7 +113,7 @@ def training_curves_png(lines: list[dict[str, Any]], title: str = "") -> bytes |
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return figure_png(fig, dpi=90)
+    return fig
 
 
 # -- audit -------------------------------------------------------------------------------------
@@ -121,39 +126,93 @@ def roc_png(attacks: dict[str, dict[str, Any]], title: str = "") -> bytes | None
     }
     if not results:
         return None
-    with tempfile.TemporaryDirectory() as tmp:  # save_roc_plot writes files; we want bytes
-        path = Path(tmp) / "roc.png"
-        save_roc_plot(results, path, title=title)
-        return path.read_bytes()
+    return figure_png(roc_figure(results, title=title))
 
 
 # -- across runs -------------------------------------------------------------------------------
 @dataclass
 class TradeoffPoint:
-    label: str
+    """One run's end point: its setting (runs of one setting, differing only in seed, are drawn
+    as one marker) and its panel (data set and number of members)."""
+
+    setting: str
+    panel: str
     fid: float
     auc: float
-    auc_ci: tuple[float, float] | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> TradeoffPoint:
+        """From a sweep's table row."""
+        panel = f"{row['dataset']}, n = {row['n']}"
+        return cls(row["group"], panel, float(row["fid"]), float(row["best_auc"]))
+
+
+# markers and colours that tell up to 40 settings apart in print and for colour-blind readers
+_MARKERS = "osD^vP*Xph<>"
+
+
+def _style(i: int) -> dict[str, Any]:
+    """The i-th setting's colour and marker: 20 colours (the dark shades first), 12 markers, and
+    from the 21st setting on hollow markers, so no two settings of a plot look alike."""
+    colours = pyplot().get_cmap("tab20").colors
+    style = {"color": colours[(2 * i) % 20 + (i // 10) % 2], "marker": _MARKERS[i % len(_MARKERS)]}
+    if i >= 20:
+        style["markerfacecolor"] = "white"
+    return style
 
 
 def privacy_utility_png(points: list[TradeoffPoint], fid_name: str = "FID") -> bytes:
-    """Best attack AUC (with its interval) against FID, one labelled point per run: lower left is
-    better on both axes, and AUC 0.5 is an attacker at chance."""
+    """`privacy_utility_figure` as PNG bytes."""
+    return figure_png(privacy_utility_figure(points, fid_name), dpi=110, tight=True)
+
+
+def privacy_utility_figure(points: list[TradeoffPoint], fid_name: str = "FID") -> Any:
+    """Best attack AUC against FID: one panel per data set and n, one marker per setting at the
+    mean over its seeds with ± one standard deviation on both axes, FID on a log axis, the
+    attacker at chance as a line, and a legend (no text on the points). Lower left is better."""
     if not points:
         raise GanguardError("no run has both an audit and a utility evaluation")
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.8))
-    for p in points:
-        yerr = None
-        if p.auc_ci is not None:
-            yerr = [[max(p.auc - p.auc_ci[0], 0)], [max(p.auc_ci[1] - p.auc, 0)]]
-        ax.errorbar([p.fid], [p.auc], yerr=yerr, fmt="o", capsize=3)
-        ax.annotate(p.label, (p.fid, p.auc), textcoords="offset points", xytext=(5, 5),
-                    fontsize="small")  # fmt: skip
-    ax.axhline(0.5, color="k", ls="--", lw=0.8, label="attacker at chance")
-    ax.set(xlabel=f"{fid_name} (lower is better)", ylabel="best attack AUC (lower is better)",
-           title="privacy–utility")  # fmt: skip
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="best")
+    panels = list(dict.fromkeys(p.panel for p in points))
+    settings = list(dict.fromkeys(p.setting for p in points))
+    panel_width = 4.8 if len(panels) > 1 else 6.4
+    fig, axes = plt.subplots(1, len(panels), figsize=(panel_width * len(panels), 4.2),
+                             sharey=True, squeeze=False)  # fmt: skip
+    seeds = set()
+    for ax, panel in zip(axes[0], panels, strict=True):
+        for i, setting in enumerate(settings):
+            mine = [p for p in points if p.panel == panel and p.setting == setting]
+            if not mine:
+                continue
+            seeds.add(len(mine))
+            fid, auc = (np.array([getattr(p, k) for p in mine]) for k in ("fid", "auc"))
+            spread = lambda v: float(v.std(ddof=1)) if len(v) > 1 else 0.0  # noqa: E731
+            f, a, df, da = fid.mean(), auc.mean(), spread(fid), spread(auc)
+            xerr = [[min(df, 0.5 * f)], [df]]  # a log axis cannot show a bar below zero
+            ax.errorbar([f], [a], xerr=xerr, yerr=[[da], [da]], ls="none", capsize=2, ms=6,
+                        label=setting, **_style(i))  # fmt: skip
+        ax.axhline(0.5, color="k", ls="--", lw=0.8, label="attacker at chance")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set(title=panel, xlabel=f"{fid_name}, log scale (lower is better)")
+        ax.grid(alpha=0.3, which="both")
+    axes[0][0].set_ylabel("best attack AUC (0.5 = chance)")
+    handles: dict[str, Any] = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    longest = max(len(label) for label in handles)  # legend columns as wide as the labels
+    per_row = max(1, int(panel_width * len(panels) // (0.065 * longest + 0.6)))
+    fig.legend(handles.values(), handles.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               fontsize="small", ncol=min(per_row, len(handles)), frameon=False)  # fmt: skip
+    if seeds == {1}:
+        fig.suptitle("privacy–utility: one run per setting")
+    else:
+        over = f"{seeds.pop()} seeds" if len(seeds) == 1 else "its seeds"
+        fig.suptitle(f"privacy–utility: each setting at its mean over {over}, ± one std")
     fig.tight_layout()
-    return figure_png(fig, dpi=90)
+    return fig
