@@ -88,3 +88,23 @@ def test_the_api_names_the_functions_not_their_modules() -> None:
     assert callable(ganguard.train) and ganguard.train.__module__ == "ganguard.train"
     assert callable(ganguard.audit) and callable(ganguard.evaluate)
     assert ganguard.load_run.__module__ == "ganguard.runs"
+
+
+def test_every_imported_package_is_declared() -> None:
+    """Each third-party package src/ imports is a dependency in pyproject.toml (Ray: an extra)."""
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    project = tomllib.loads((SRC.parent / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["ray"]
+    declared = {d.split(">")[0].split("=")[0].split("[")[0].strip().lower() for d in wanted}
+    distribution = {"sklearn": "scikit-learn", "yaml": "pyyaml"}  # import name -> package name
+    imported = set()
+    for path in (SRC / "ganguard").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    third_party = {m for m in imported if m not in sys.stdlib_module_names and m != "ganguard"}
+    assert {"torch", "numpy", "scipy", "opacus"} <= third_party  # the scan sees imports
+    missing = {distribution.get(m, m) for m in third_party} - declared
+    assert not missing, f"imported but not declared in pyproject.toml: {sorted(missing)}"

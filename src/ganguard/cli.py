@@ -117,14 +117,12 @@ def _cmd_report(args: argparse.Namespace) -> None:
 
 def _cmd_datasets(args: argparse.Namespace) -> None:
     from ganguard.data import dataset_table
+    from ganguard.tables import text
 
-    rows = dataset_table()
-    print(f"{'name':<14}{'records':>9}  {'shape':<10}{'available':<11}how to get it")
-    for r in rows:
-        size = "-" if r["size"] is None else str(r["size"])
-        avail = "yes" if r["available"] else "no"
-        hint = "" if r["available"] else r["how_to_get"]
-        print(f"{r['name']:<14}{size:>9}  {r['shape']:<10}{avail:<11}{hint}")
+    rows = [[r["name"], "–" if r["size"] is None else str(r["size"]), r["shape"],
+             "yes" if r["available"] else "no", "" if r["available"] else r["how_to_get"]]
+            for r in dataset_table()]  # fmt: skip
+    print(text(["name", "records", "shape", "available", "how to get it"], rows))
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:

@@ -16,6 +16,7 @@ from ganguard.errors import GanguardError
 from ganguard.evaluate import UtilityResult, evaluate
 from ganguard.report import write_report
 from ganguard.runs import Run, unresumable_changes
+from ganguard.tables import number, text
 from ganguard.train import train
 
 # --fast: a first look, same models, fewer steps and a smaller member set.
@@ -53,30 +54,26 @@ def demo_row(name: str, run: Run, fast: bool = False) -> Row:
 
 
 def format_table(rows: list[Row]) -> str:
-    head = f"{'':<30}" + "".join(f"{r.name:>12}" for r in rows)
-    lines = [head, "-" * len(head)]
-
-    def add(label: str, values: list[str]) -> None:
-        lines.append(f"{label:<30}" + "".join(f"{v:>12}" for v in values))
-
-    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    add("steps", [str(r.steps) for r in rows])
-    add("training time (s)", [f"{r.train_seconds:.0f}" for r in rows])
-    add("audit time (s)", [f"{sum(a.seconds for a in r.audit.attacks.values()):.0f}" for r in rows])
+    """The demo's table: one column per run, one line per figure."""
     wb = [r.audit.attacks["logan_wb"].metrics["bhattacharyya"] for r in rows]
-    add("overfitting O of d(x)", [f"{b['O']:.3f}" for b in wb])
-    add("  95% interval", [f"{b['ci_low']:.2f}-{b['ci_high']:.2f}" for b in wb])
-    add("  O_null (chance level)", [f"{b['O_null']:.3f}" for b in wb])
-    add("FID (lower is better)", [f"{r.utility.generated['fid']:.1f}" for r in rows])
-    add("  floor, real vs real", [f"{r.utility.floor['fid']:.1f}" for r in rows])
+    lines: list[list[object]] = [
+        ["steps", *(str(r.steps) for r in rows)],
+        ["training time (s)", *(number(r.train_seconds, 0) for r in rows)],
+        ["audit time (s)", *(number(sum(a.seconds for a in r.audit.attacks.values()), 0)
+                             for r in rows)],
+        ["overfitting O of d(x)", *(b["O"] for b in wb)],
+        ["  95% interval", *(f"{b['ci_low']:.2f}-{b['ci_high']:.2f}" for b in wb)],
+        ["  O_null (chance level)", *(b["O_null"] for b in wb)],
+        ["FID (lower is better)", *(number(r.utility.generated["fid"], 1) for r in rows)],
+        ["  floor, real vs real", *(number(r.utility.floor["fid"], 1) for r in rows)],
+        ["AUC (0.5 = chance)", *("" for _ in rows)],
+    ]  # fmt: skip
     names = list(rows[0].audit.attacks)
-    lines.append("AUC (0.5 = chance)")
-    for n in names:
-        add(f"  {n}", [fmt(r.audit.attacks[n].metrics["auc"]) for r in rows])
-    lines.append("TPR at 1% FPR (0.01 = chance)")
-    for n in names:
-        add(f"  {n}", [fmt(r.audit.attacks[n].metrics["tpr_at_1pct_fpr"]) for r in rows])
-    return "\n".join(lines)
+    lines += [[f"  {n}", *(r.audit.attacks[n].metrics["auc"] for r in rows)] for n in names]
+    lines.append(["TPR at 1% FPR (0.01 = chance)", *("" for _ in rows)])
+    lines += [[f"  {n}", *(r.audit.attacks[n].metrics["tpr_at_1pct_fpr"] for r in rows)]
+              for n in names]  # fmt: skip
+    return text(["", *(r.name for r in rows)], lines)
 
 
 def run_demo(out: Path = Path("runs/demo"), fast: bool = False) -> list[Row]:

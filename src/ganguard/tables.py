@@ -39,12 +39,21 @@ def _cells(rows: Sequence[Sequence[Any]]) -> list[list[str]]:
     return [[c if isinstance(c, str) else number(c) for c in row] for row in rows]
 
 
+def _numeric(cell: str) -> bool:
+    try:
+        float(cell.replace(" ± ", "").split(" ")[0])
+    except ValueError:
+        return cell in ("", MISSING)
+    return True
+
+
 def text(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A table for the terminal: the first column left-aligned, the others right-aligned."""
+    """A table for the terminal: columns of numbers right-aligned, the others left-aligned."""
     cells = [list(head), *_cells(rows)]
     widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
+    right = [all(_numeric(r[i]) for r in cells[1:]) for i in range(len(head))]
     line = lambda r: "  ".join(  # noqa: E731
-        c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        c.rjust(w) if flush else c.ljust(w) for c, w, flush in zip(r, widths, right, strict=True)
     ).rstrip()
     return "\n".join([line(cells[0]), "-" * len(line(cells[0])), *map(line, cells[1:])])
 
