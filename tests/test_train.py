@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import matplotlib.image
 import numpy as np
 import pytest
 import torch
@@ -189,7 +190,8 @@ def test_run_directory_contents(gan_run) -> None:
     run_dir, run = gan_run
     for name in ("config.yaml", "split.json", "samples.png", "metrics.jsonl"):
         assert (run_dir / name).is_file(), name
-    assert (run_dir / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the grid of 64 samples of 8x8 digits, 8 a row, one-pixel gaps: 8 · 9 + 1 pixels a side
+    assert matplotlib.image.imread(run_dir / "samples.png").shape[:2] == (73, 73)
     assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["step_0000020"]
     assert sorted(p.name for p in (run_dir / "checkpoints" / "step_0000020").iterdir()) == [
         "state.json",
@@ -199,8 +201,19 @@ def test_run_directory_contents(gan_run) -> None:
     assert [line["step"] for line in lines] == [5, 10, 15, 20]
     for line in lines:
         assert LOG_KEYS <= set(line)
-        assert 0 <= line["O"] <= 1 and 0 <= line["auc_wb"] <= 1
         assert 0 < line["d_members"] < 1 and np.isfinite(line["loss_d"])
+    # the last line's monitor is the audit's white-box attack on the run's fixed subsets of S, H
+    from ganguard.metrics.attack_metrics import attack_metrics
+    from ganguard.train import split_data
+
+    data, _ = split_data(run.config)
+    m = data.monitor
+    s_mem, s_hold = run.method.score(m.members).numpy(), run.method.score(m.holdout).numpy()
+    assert (len(s_mem), len(s_hold)) == (32, 32)  # train.n_log of each
+    want = attack_metrics(s_mem, s_hold, n_boot=0)
+    assert lines[-1]["auc_wb"] == pytest.approx(want["auc"])
+    assert lines[-1]["O"] == pytest.approx(want["bhattacharyya"]["O"])
+    assert lines[-1]["O_null"] == pytest.approx(want["bhattacharyya"]["O_null"])
     split = json.loads((run_dir / "split.json").read_text())
     assert split["fingerprint"].startswith("sha256:")
     parts = [set(split[p]) for p in ("members", "holdout", "reference", "test")]
