@@ -23,53 +23,67 @@ class Strict(BaseModel):
 
 
 class DataConfig(Strict):
-    name: str = "mnist-5k"
-    path: str | None = None  # folder or file for data sets that are not installed packages
-    seed: int = 0  # seeds the split only, so the same data roles survive a change of training seed
-    n_members: int = Field(500, ge=1)
-    n_holdout: int = Field(500, ge=0)
-    n_reference: int = Field(3000, ge=0)
-    n_test: int = Field(1000, ge=0)
-    # R from another data set of the same kind (e.g. a public collection beside a small private
-    # one): n_reference records drawn from it, leaving out any that also appear in data.name (so
-    # no member can be in R), in data.name's class proportions when both are labelled. A larger
-    # R is harder for D to memorise (README "Results")
-    reference_data: str | None = None
-    reference_path: str | None = None  # like data.path, for reference_data
+    name: str = Field("mnist-5k", description="the data set (`ganguard datasets` lists them)")
+    path: str | None = Field(
+        None, description="folder or file to read the data set from (data sets that are not "
+        "installed packages: `npz`, `cifar10`, or another copy)")  # fmt: skip
+    seed: int = Field(
+        0, description="seeds the split only, so the data roles survive a change of `seed`")
+    n_members: int = Field(500, ge=1, description="records of S, the members trained on")
+    n_holdout: int = Field(500, ge=0, description="records of H, the audit's non-members")
+    n_reference: int = Field(
+        3000, ge=0, description="records of R, the non-members the defences (and the auditor) "
+        "may use")  # fmt: skip
+    n_test: int = Field(1000, ge=0, description="records of T, for the utility metrics")
+    reference_data: str | None = Field(
+        None, description="take R from this other data set of the same kind (a public "
+        "collection beside the private one): `n_reference` records not in `data.name`, in its "
+        "class proportions when both are labelled; none: R is cut from `data.name`")  # fmt: skip
+    reference_path: str | None = Field(None, description="like `data.path`, for `reference_data`")
 
 
 class ModelConfig(Strict):
-    arch: Literal["auto", "dcgan", "mlp"] = "auto"  # auto: dcgan for 28x28 / 32x32 images, else mlp
-    z_dim: int = Field(64, ge=1)
-    g_width: int = Field(64, ge=1)  # dcgan: channels of the last stage; mlp: hidden units
-    d_width: int = Field(64, ge=1)
-    depth: int = Field(2, ge=1)  # dcgan: up/down-sampling stages; mlp: hidden layers
-    d_norm: Literal["none", "group"] = "none"  # never BatchNorm in D: DP-SGD needs per-sample ops
-    spectral_norm: bool = True
-    # class-conditional: label embedding in G, projection discriminator (needs labelled data)
-    conditional: bool = False
-    label_embed_dim: int = Field(16, ge=1)  # size of G's label embedding
+    arch: Literal["auto", "dcgan", "mlp"] = Field(
+        "auto", description="networks; auto: dcgan for 28x28 and 32x32 images, else mlp")
+    z_dim: int = Field(64, ge=1, description="size of the latent z")
+    g_width: int = Field(
+        64, ge=1, description="generator width (dcgan: channels of its last stage; mlp: hidden "
+        "units)")  # fmt: skip
+    d_width: int = Field(64, ge=1, description="discriminator width, as g_width")
+    depth: int = Field(
+        2, ge=1, description="dcgan: up/down-sampling stages; mlp: hidden layers")
+    d_norm: Literal["none", "group"] = Field(
+        "none", description="normalisation in D (never BatchNorm: DP-SGD needs per-record "
+        "computations)")  # fmt: skip
+    spectral_norm: bool = Field(True, description="spectral normalisation of every layer of D")
+    conditional: bool = Field(
+        False, description="class-conditional: a label embedding in G and a projection "
+        "discriminator (needs labelled data)")  # fmt: skip
+    label_embed_dim: int = Field(16, ge=1, description="size of G's label embedding")
 
 
 class TrainConfig(Strict):
-    steps: int = Field(2000, ge=1)
-    batch_size: int = Field(64, ge=1)
-    lr_g: float = Field(2e-4, gt=0)
-    lr_d: float = Field(2e-4, gt=0)
-    beta1: float = Field(0.5, ge=0, lt=1)
-    beta2: float = Field(0.999, ge=0, lt=1)
-    log_every: int = Field(100, ge=1)
-    n_log: int = Field(500, ge=2)  # records of S and of H scored at each log line
-    checkpoint_every: int = Field(500, ge=1)
-    keep_checkpoints: int = Field(1, ge=0)  # how many step checkpoints to keep; 0 keeps all
-    progress: bool = True
-    # DiffAugment policies applied to every discriminator input, real and generated, in every
-    # method: any of translation, cutout
-    augment: list[Literal["translation", "cutout"]] = []
+    steps: int = Field(2000, ge=1, description="training steps")
+    batch_size: int = Field(
+        64, ge=1, description="members per step (DP-GAN: the expected size of its Poisson batch)")
+    lr_g: float = Field(2e-4, gt=0, description="the generator's Adam learning rate")
+    lr_d: float = Field(2e-4, gt=0, description="the discriminators' Adam learning rate")
+    beta1: float = Field(0.5, ge=0, lt=1, description="Adam β1 of every network and critic")
+    beta2: float = Field(0.999, ge=0, lt=1, description="Adam β2 of every network and critic")
+    log_every: int = Field(100, ge=1, description="steps between lines of metrics.jsonl")
+    n_log: int = Field(
+        500, ge=2, description="records of S and of H the monitor scores at each log line")
+    checkpoint_every: int = Field(500, ge=1, description="steps between checkpoints")
+    keep_checkpoints: int = Field(
+        1, ge=0, description="checkpoints kept (the latest); 0 keeps all")
+    progress: bool = Field(True, description="show a progress bar")
+    augment: list[Literal["translation", "cutout"]] = Field(
+        default_factory=list, description="DiffAugment policies applied to every input of D, "
+        "real and generated, in every method")  # fmt: skip
 
 
 class Config(Strict):
-    seed: int = 0  # seeds initialisation, latent draws and batches
+    seed: int = Field(0, description="seeds initialisation, latent draws and batches")
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()

@@ -27,7 +27,7 @@ class MethodOptions(BaseModel):
     # old option name -> why it is gone (a config that still names it fails with that line)
     removed: ClassVar[dict[str, str]] = {}
 
-    name: str = "gan"
+    name: str = Field("gan", description="the method: gan, megan, mimgan, dpgan, privgan, pargan")
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -68,18 +68,23 @@ class MEGANOptions(MethodOptions):
         "reference_gradient": UNUSED,
         "unseen_reference_lam": UNUSED,
     }
-    # λ, the weight of the entropy term; 50 was the benchmark's best (with the critic on features)
-    lam: float = Field(50.0, ge=0)
-    mode: Literal["fano", "entropy"] = "fano"
-    entropy_on: Literal["members", "all"] = "members"  # entropy mode: members, or members + fakes
-    critic_input: Literal["logit", "features"] = "features"  # fano mode: what the critic reads
-    critic_hidden: int = Field(32, ge=1)
-    critic_lr: float = Field(1e-3, gt=0)
-    critic_steps: int = Field(1, ge=1)
-    # fano mode: members and reference records per step that the membership critic and the
-    # penalty see (members on a stream of their own); None: the step's own member batch and as
-    # many reference records
-    critic_batch: int | None = Field(256, ge=1)
+    lam: float = Field(
+        50.0, ge=0, description="λ, the weight of the entropy term in ℓ_D (0: the GAN)")
+    mode: Literal["fano", "entropy"] = Field(
+        "fano", description="fano: membership critic on what D computes; entropy: the entropy "
+        "of D's own output (does not help: docs/methods.md)")  # fmt: skip
+    entropy_on: Literal["members", "all"] = Field(
+        "members", description="entropy mode: the records whose entropy is kept (all: members "
+        "and generated)")  # fmt: skip
+    critic_input: Literal["logit", "features"] = Field(
+        "features", description="fano mode: what the membership critic reads of D")
+    critic_hidden: int = Field(32, ge=1, description="hidden units of the membership critic")
+    critic_lr: float = Field(1e-3, gt=0, description="the membership critic's learning rate")
+    critic_steps: int = Field(1, ge=1, description="membership-critic updates per step")
+    critic_batch: int | None = Field(
+        256, ge=1, description="fano mode: members and reference records per step that the "
+        "critic and the penalty see (members on a stream of their own); none: the step's own "
+        "member batch and as many reference records")  # fmt: skip
 
 
 class MIMGANOptions(MethodOptions):
@@ -87,37 +92,44 @@ class MIMGANOptions(MethodOptions):
 
     name: Literal["mimgan"] = "mimgan"
     removed: ClassVar[dict[str, str]] = {
-        "penalty": UNUSED + " (the penalty is β · max(Î, 0))",
+        "penalty": UNUSED + "; the penalty is β · max(Î, 0)",
         "mine_ema": UNUSED,
-        "n_critic_batch": UNUSED + " (the leakage critic sees train.batch_size records)",
-        "discriminator_critic_batch": "renamed to method.critic_batch (the name MEGAN uses)",
+        "n_critic_batch": UNUSED + "; the leakage critic sees train.batch_size records",
+        "discriminator_critic_batch": "renamed to method.critic_batch, the name MEGAN uses",
     }
-    # β, the weight of the leakage penalty in ℓ_G. 0.1: with a public R, a larger β let the
-    # white-box attack find the members again (with R cut from the private data set β = 1 and
-    # cutout did better: configs/mnist-5k-mimgan-cutout.yaml)
-    beta: float = Field(0.1, ge=0)
-    tau: float = Field(0.05, gt=0)  # soft-min temperature, on per-feature mean squared distances
-    estimator: Literal["dv", "nwj"] = "dv"  # Donsker–Varadhan or Nguyen–Wainwright–Jordan bound
-    critic_steps: int = Field(1, ge=1)  # leakage-critic ascent steps per training step
-    features: Literal["pixels", "discriminator"] = "pixels"  # φ: the data, or D's features
-    critic_hidden: int = Field(32, ge=1)
-    critic_lr: float = Field(1e-3, gt=0)
-    # λ_D of MEGAN's fano term on the discriminator (critic on D's features): β acts on the
-    # samples only and cannot protect a discriminator that is released; 0: off
-    discriminator_lam: float = Field(50.0, ge=0)
-    # MEGAN's critic_batch for that term (None: the step's own member batch)
-    critic_batch: int | None = Field(256, ge=1)
+    # 0.1: with a public R, a larger β let the white-box attack find the members again (with R
+    # cut from the private data set β = 1 and cutout did better: mnist-5k-mimgan-cutout.yaml)
+    beta: float = Field(
+        0.1, ge=0, description="β, the weight of the leakage penalty in ℓ_G (0: the GAN)")
+    tau: float = Field(
+        0.05, gt=0, description="soft-min temperature τ, on per-feature mean squared distances")
+    estimator: Literal["dv", "nwj"] = Field(
+        "dv", description="the bound Î: Donsker–Varadhan or Nguyen–Wainwright–Jordan")
+    critic_steps: int = Field(1, ge=1, description="leakage-critic ascent steps per step")
+    features: Literal["pixels", "discriminator"] = Field(
+        "pixels", description="φ, where distances are measured: the data, or D's features")
+    critic_hidden: int = Field(32, ge=1, description="hidden units of the leakage critic")
+    critic_lr: float = Field(1e-3, gt=0, description="the leakage critic's learning rate")
+    discriminator_lam: float = Field(
+        50.0, ge=0, description="λ_D of MEGAN's fano term on the discriminator (critic on D's "
+        "features): β acts on the samples only, not on a released D; 0: off")  # fmt: skip
+    critic_batch: int | None = Field(
+        256, ge=1, description="MEGAN's critic_batch for that term (none: the step's own member "
+        "batch)")  # fmt: skip
 
 
 class DPGANOptions(MethodOptions):
     """DP-GAN: DP-SGD on the discriminator (Opacus)."""
 
     name: Literal["dpgan"] = "dpgan"
-    target_epsilon: float | None = Field(None, gt=0)  # the budget: σ is chosen to spend it
-    noise_multiplier: float | None = Field(None, ge=0)  # or a fixed σ (0: no privacy at all)
-    delta: float | None = Field(None, gt=0, lt=1)  # None: 1 / (10 n), n = |S|
-    max_grad_norm: float = Field(1.0, gt=0)  # per-sample clipping bound C
-    accountant: Literal["rdp", "prv"] = "rdp"
+    target_epsilon: float | None = Field(
+        None, gt=0, description="the privacy budget ε: the noise multiplier is chosen to spend "
+        "it in train.steps (set this or noise_multiplier)")  # fmt: skip
+    noise_multiplier: float | None = Field(
+        None, ge=0, description="a fixed noise multiplier σ instead (0: no privacy at all)")
+    delta: float | None = Field(None, gt=0, lt=1, description="δ; none: 1 / (10 n), n = |S|")
+    max_grad_norm: float = Field(1.0, gt=0, description="per-sample clipping bound C")
+    accountant: Literal["rdp", "prv"] = Field("rdp", description="Opacus' privacy accountant")
 
     @model_validator(mode="after")
     def _one_noise_source(self) -> DPGANOptions:
@@ -140,16 +152,18 @@ class PrivGANOptions(MethodOptions):
 
     name: Literal["privgan"] = "privgan"
     removed: ClassVar[dict[str, str]] = {
-        "privacy_start": UNUSED + " (the privacy term acts from the first step)",
-        "dp_lr": UNUSED + " (D_p learns at train.lr_d)",
-        "privacy_loss": UNUSED + " (the non-saturating form is used)",
+        "privacy_start": UNUSED + "; the privacy term acts from the first step",
+        "dp_lr": UNUSED + "; D_p learns at train.lr_d",
+        "privacy_loss": UNUSED + "; the non-saturating form is used",
     }
-    n_pairs: int = Field(2, ge=2)  # N generator–discriminator pairs, and parts of S
-    privacy_ratio: float = Field(1.0, ge=0)  # weight of the D_p term in each generator's loss
+    n_pairs: int = Field(2, ge=2, description="N generator–discriminator pairs, and parts of S")
+    privacy_ratio: float = Field(
+        1.0, ge=0, description="weight of the privacy discriminator's term in each generator's "
+        "loss")  # fmt: skip
 
 
 class PARGANOptions(MethodOptions):
     """PAR-GAN: one generator against k discriminators on disjoint parts of S."""
 
     name: Literal["pargan"] = "pargan"
-    k: int = Field(5, ge=2)  # discriminators, and parts of S
+    k: int = Field(5, ge=2, description="discriminators, and parts of S")
