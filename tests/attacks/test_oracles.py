@@ -84,6 +84,7 @@ def _auc(attack: Attack, threat: ThreatModel, s: Split) -> tuple[float, np.ndarr
 def test_a_generator_returning_the_members_is_caught(cls: type[Attack], split: Split) -> None:
     threat = ThreatModel(samples=_members_generator(split), reference=split.reference, seed=0)
     auc, _ = _auc(cls(), threat, split)
+    print(f"{cls.name} AUC on a generator returning the members: {auc:.3f}")
     assert auc >= MEMBERS_AUC[cls.name], f"{cls.name}: AUC {auc:.4f}"
 
 
@@ -92,6 +93,7 @@ def test_a_generator_returning_fresh_records_is_at_chance(cls: type[Attack], spl
     threat = ThreatModel(samples=_fresh_generator(split), reference=split.reference, seed=0)
     auc, scores = _auc(cls(), threat, split)
     low, high = bootstrap_interval(split.labels, scores)
+    print(f"{cls.name} AUC on fresh records: {auc:.3f} [{low:.3f}, {high:.3f}]")
     assert low <= 0.5 <= high, f"{cls.name}: AUC {auc:.4f}, interval [{low:.4f}, {high:.4f}]"
 
 
@@ -101,6 +103,7 @@ def test_calibrated_fbb_catches_members_against_a_reference_generator(split: Spl
         samples=_members_generator(split), reference_model=ThreatModel(samples=split.reference)
     )
     auc, _ = _auc(GanLeaksFBBCal(), threat, split)
+    print(f"ganleaks_fbb_cal AUC on a generator returning the members: {auc:.3f}")
     assert auc >= MEMBERS_AUC["ganleaks_fbb_cal"], f"AUC {auc:.4f}"
 
 
@@ -110,4 +113,5 @@ def test_calibrated_fbb_is_at_chance_when_both_generators_are_fresh(split: Split
     )
     auc, scores = _auc(GanLeaksFBBCal(), threat, split)
     low, high = bootstrap_interval(split.labels, scores)
+    print(f"ganleaks_fbb_cal AUC on fresh records: {auc:.3f} [{low:.3f}, {high:.3f}]")
     assert low <= 0.5 <= high, f"AUC {auc:.4f}, interval [{low:.4f}, {high:.4f}]"

@@ -162,11 +162,15 @@ class MnistPickleSource(Source):
         return Dataset(self.name, images, np.concatenate(ys))
 
 
+@dataclass(frozen=True)
 class IdxFolderSource(Source):
-    """A folder with the four MNIST-style IDX files, gzipped or not."""
+    """A folder with the four MNIST-style IDX files, gzipped or not (`folder` when it is
+    installed in a known place, else `data.path`)."""
+
+    folder: Path | None = None
 
     def default_path(self) -> Path | None:
-        return FASHION_DIR
+        return self.folder
 
     def locate(self, path: PathLike | None = None) -> Path:
         folder = super().locate(path)
@@ -347,6 +351,7 @@ SOURCES: dict[str, Source] = {
             "1x28x28",
             "apt-get update && apt-get install dataset-fashion-mnist, or set data.path to a "
             "folder with the four IDX files",
+            folder=FASHION_DIR,
         ),
         CifarSource(
             "cifar10",
