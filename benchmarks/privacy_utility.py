@@ -38,6 +38,7 @@ import yaml
 
 from ganguard.errors import GanguardError
 from ganguard.sweep import Sweep, SweepSettings, aggregate, collect, expand, run_sweep
+from ganguard.tables import markdown, number
 
 HERE = Path(__file__).resolve().parent
 SPEC_FILE = HERE / "privacy_utility.yaml"
@@ -238,18 +239,14 @@ def _mean_std(values: list[float]) -> tuple[float, float] | None:
 
 
 def _pm(v: tuple[float, float] | None, digits: int = 3) -> str:
-    return "–" if v is None else f"{v[0]:.{digits}f} ± {v[1]:.{digits}f}"
+    return "–" if v is None else f"{number(v[0], digits)} ± {number(v[1], digits)}"
 
 
 def frontier_png(results: list[dict[str, Any]], fam: dict[str, str], title: str) -> bytes:
     """FID against best-attack AUC along training, one line per run, coloured by family."""
-    import io
+    from ganguard.plotting import figure_png, pyplot
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5.5))
     colours: dict[str, Any] = {}
     cmap = plt.get_cmap("tab10")
@@ -269,10 +266,7 @@ def frontier_png(results: list[dict[str, Any]], fam: dict[str, str], title: str)
     ax.set_title(title)
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig, dpi=110)
 
 
 def endpoints_png(rows: list[dict[str, Any]], fam: dict[str, str], stage: str) -> bytes:
@@ -339,14 +333,14 @@ def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float
                  "Per data set and family, mean ± std over seeds: the lowest best-attack AUC over "
                  "the checkpoints with FID ≤ 1.25 × the best GAN FID of that data set, and the "
                  "lowest FID over the checkpoints whose best attack's 95% interval contains 0.5 "
-                 "(k/n: seeds that had such a checkpoint).", "",
-                 "| data | family | setting | seeds | FID bar | AUC at matched quality | "
-                 "FID at matched privacy |", "|---|---|---|---|---|---|---|"]  # fmt: skip
-        for m in meta["matched"]:
-            q = f"{_pm(m['auc_at_matched_quality'])} ({m['n_quality']}/{m['seeds']})"
-            p = f"{_pm(m['fid_at_matched_privacy'], 1)} ({m['n_privacy']}/{m['seeds']})"
-            lines.append(f"| {m['data']} | {m['family']} | {m['setting']} | {m['seeds']} | "
-                         f"{m['fid_bar']:.1f} | {q} | {p} |")  # fmt: skip
+                 "(k/n: seeds that had such a checkpoint).", ""]  # fmt: skip
+        head = ["data", "family", "setting", "seeds", "FID bar", "AUC at matched quality",
+                "FID at matched privacy"]  # fmt: skip
+        body = [[m["data"], m["family"], m["setting"], str(m["seeds"]), number(m["fid_bar"], 1),
+                 f"{_pm(m['auc_at_matched_quality'])} ({m['n_quality']}/{m['seeds']})",
+                 f"{_pm(m['fid_at_matched_privacy'], 1)} ({m['n_privacy']}/{m['seeds']})"]
+                for m in meta["matched"]]  # fmt: skip
+        lines.append(markdown(head, body))
         Path(f"{stem}_matched.md").write_text("\n".join(lines) + "\n")
 
 
