@@ -243,30 +243,39 @@ def _pm(v: tuple[float, float] | None, digits: int = 3) -> str:
 
 
 def frontier_png(results: list[dict[str, Any]], fam: dict[str, str], title: str) -> bytes:
-    """FID against best-attack AUC along training, one line per run, coloured by family."""
+    """FID against best-attack AUC along training: one panel per data set and n, one line per
+    run through its checkpoints, coloured by family (the legend names each once)."""
     from ganguard.plotting import figure_png, pyplot
+    from ganguard.report.curves import log_axis, setting_style
 
+    ok = [r for r in results if r.get("status") == "ok" and curve_points(r)]
+    panel = lambda r: f"{r['row']['dataset']}, n = {r['row']['n']}"  # noqa: E731
+    panels = list(dict.fromkeys(panel(r) for r in ok))
+    family = lambda r: fam.get(r["variant"].split("_", 1)[-1], r["variant"])  # noqa: E731
+    families = list(dict.fromkeys(family(r) for r in ok))
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5.5))
-    colours: dict[str, Any] = {}
-    cmap = plt.get_cmap("tab10")
-    for r in results:
-        if r.get("status") != "ok":
-            continue
-        setting = r["variant"].split("_", 1)[-1]
-        family = fam.get(setting, fam.get(r["variant"], r["variant"]))
-        colour = colours.setdefault(family, cmap(len(colours) % 10))
-        pts = curve_points(r)
-        ax.plot([p["fid"] for p in pts], [p["best_auc"] for p in pts], "-o", ms=3, lw=1,
-                color=colour, alpha=0.7, label=family if family not in ax.get_legend_handles_labels()[1] else None)  # noqa: E501
-    ax.axhline(0.5, color="grey", ls=":", lw=1)
-    ax.set_xlabel("FID against the holdout (feature network; lower is better)")
-    ax.set_ylabel("best attack AUC (0.5 = chance)")
-    ax.set_xscale("log")
-    ax.set_title(title)
-    ax.legend(fontsize=8, ncol=2)
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5.2 * max(1, len(panels)), 4.4),
+                             sharey=True, squeeze=False)  # fmt: skip
+    for ax, name in zip(axes[0], panels, strict=False):
+        for r in (r for r in ok if panel(r) == name):
+            style = setting_style(families.index(family(r)))
+            pts = curve_points(r)
+            ax.plot([p["fid"] for p in pts], [p["best_auc"] for p in pts], lw=1, ms=3,
+                    alpha=0.75, label=family(r), **style)  # fmt: skip
+        ax.axhline(0.5, color="k", ls="--", lw=0.8, label="attacker at chance")
+        log_axis(ax)
+        ax.set(title=name, xlabel="FID (feature network), log scale")
+        ax.grid(alpha=0.3, which="both")
+    axes[0][0].set_ylabel("best attack AUC (0.5 = chance)")
+    handles: dict[str, Any] = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(handles.values(), handles.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               fontsize="small", ncol=min(5, len(handles)), frameon=False)  # fmt: skip
+    fig.suptitle(title)
     fig.tight_layout()
-    return figure_png(fig, dpi=110)
+    return figure_png(fig, dpi=110, tight=True)
 
 
 def endpoints_png(rows: list[dict[str, Any]], fam: dict[str, str], stage: str) -> bytes:
@@ -319,6 +328,9 @@ def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float
         )
     ok = [r for r in results if r.get("status") == "ok"]
     meta["runs_ok"] = len(ok)
+    # each run's curve, so that the plots can be redrawn from the committed files alone
+    meta["curves"] = {r["name"]: [{k: p[k] for k in ("step", "fid", "best_auc")}
+                                  for p in curve_points(r)] for r in ok}  # fmt: skip
     meta["runs_failed"] = len(results) - len(ok)
     meta["train_seconds"] = round(sum(r["row"]["train_seconds"] for r in ok), 1)
     meta["run_seconds"] = round(sum(r.get("seconds", 0) for r in ok), 1)
@@ -358,10 +370,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     spec = load_spec(args.spec)
     command = "python benchmarks/privacy_utility.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))  # noqa: E501
-    if args.stage == "plots":  # the end-point plots, from the committed tables alone
+    if args.stage == "plots":  # the plots, from the committed tables alone
         for stage in ("screen", "confirm"):
-            png = endpoints_png(committed_rows(stage), family_of(spec), stage)
+            rows = committed_rows(stage)
+            png = endpoints_png(rows, family_of(spec), stage)
             (RESULTS / f"privacy_utility_{stage}_endpoints.png").write_bytes(png)
+            curves = json.loads((RESULTS / f"privacy_utility_{stage}.json").read_text())
+            curves = curves.get("curves")  # kept since the tables of 2026-12-01 only
+            if curves:
+                results = [{"status": "ok", "name": r["run"], "variant": r["variant"],
+                            "row": r, "curve": curves[r["run"]]}
+                           for r in rows if r["run"] in curves]  # fmt: skip
+                png = frontier_png(results, family_of(spec), f"{stage}: along training")
+                (RESULTS / f"privacy_utility_{stage}_curves.png").write_bytes(png)
         return 0
     if args.stage == "tables":
         for stage in ("screen", "confirm"):

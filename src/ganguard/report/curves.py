@@ -151,7 +151,7 @@ class TradeoffPoint:
 _MARKERS = "osD^vP*Xph<>"
 
 
-def _style(i: int) -> dict[str, Any]:
+def setting_style(i: int) -> dict[str, Any]:
     """The i-th setting's colour and marker: 20 colours (the dark shades first), 12 markers, and
     from the 21st setting on hollow markers, so no two settings of a plot look alike."""
     colours = pyplot().get_cmap("tab20").colors
@@ -159,6 +159,16 @@ def _style(i: int) -> dict[str, Any]:
     if i >= 20:
         style["markerfacecolor"] = "white"
     return style
+
+
+def log_axis(ax: Any) -> None:
+    """A log x axis labelled at 1, 2 and 5 times the powers of ten, in plain numbers."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def privacy_utility_png(points: list[TradeoffPoint], fid_name: str = "FID") -> bytes:
@@ -172,8 +182,6 @@ def privacy_utility_figure(points: list[TradeoffPoint], fid_name: str = "FID") -
     attacker at chance as a line, and a legend (no text on the points). Lower left is better."""
     if not points:
         raise GanguardError("no run has both an audit and a utility evaluation")
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
     plt = pyplot()
     panels = list(dict.fromkeys(p.panel for p in points))
     settings = list(dict.fromkeys(p.setting for p in points))
@@ -192,12 +200,9 @@ def privacy_utility_figure(points: list[TradeoffPoint], fid_name: str = "FID") -
             f, a, df, da = fid.mean(), auc.mean(), spread(fid), spread(auc)
             xerr = [[min(df, 0.5 * f)], [df]]  # a log axis cannot show a bar below zero
             ax.errorbar([f], [a], xerr=xerr, yerr=[[da], [da]], ls="none", capsize=2, ms=6,
-                        label=setting, **_style(i))  # fmt: skip
+                        label=setting, **setting_style(i))  # fmt: skip
         ax.axhline(0.5, color="k", ls="--", lw=0.8, label="attacker at chance")
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        log_axis(ax)
         ax.set(title=panel, xlabel=f"{fid_name}, log scale (lower is better)")
         ax.grid(alpha=0.3, which="both")
     axes[0][0].set_ylabel("best attack AUC (0.5 = chance)")
