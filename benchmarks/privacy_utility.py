@@ -246,7 +246,7 @@ def frontier_png(results: list[dict[str, Any]], fam: dict[str, str], title: str)
     """FID against best-attack AUC along training: one panel per data set and n, one line per
     run through its checkpoints, coloured by family (the legend names each once)."""
     from ganguard.plotting import figure_png, pyplot
-    from ganguard.report.curves import log_axis, setting_style
+    from ganguard.report.curves import fid_auc_panels, setting_style
 
     ok = [r for r in results if r.get("status") == "ok" and curve_points(r)]
     panel = lambda r: f"{r['row']['dataset']}, n = {r['row']['n']}"  # noqa: E731
@@ -262,17 +262,8 @@ def frontier_png(results: list[dict[str, Any]], fam: dict[str, str], title: str)
             pts = curve_points(r)
             ax.plot([p["fid"] for p in pts], [p["best_auc"] for p in pts], lw=1, ms=3,
                     alpha=0.75, label=family(r), **style)  # fmt: skip
-        ax.axhline(0.5, color="k", ls="--", lw=0.8, label="attacker at chance")
-        log_axis(ax)
         ax.set(title=name, xlabel="FID (feature network), log scale")
-        ax.grid(alpha=0.3, which="both")
-    axes[0][0].set_ylabel("best attack AUC (0.5 = chance)")
-    handles: dict[str, Any] = {}
-    for ax in axes[0]:
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, handle)
-    fig.legend(handles.values(), handles.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
-               fontsize="small", ncol=min(5, len(handles)), frameon=False)  # fmt: skip
+    fid_auc_panels(fig, axes[0], 5.2 * max(1, len(panels)))
     fig.suptitle(title)
     fig.tight_layout()
     return figure_png(fig, dpi=110, tight=True)

@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from ganguard.attacks.base import ThreatModel
 from ganguard.attacks.distance import GanLeaksFBB, MonteCarlo
 from ganguard.errors import GanguardError
-
-MIB = 2**20
-
-
-def _random(n: int, seed: int, shape: tuple[int, ...] = (1, 3, 5)) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand((n, *shape), generator=g) * 2 - 1
-
-
-def _brute(q: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    return torch.cdist(q.reshape(len(q), -1).double(), s.reshape(len(s), -1).double()) ** 2
 
 
 def _records(points: list[list[float]]) -> np.ndarray:

@@ -171,6 +171,24 @@ def log_axis(ax: Any) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
+def fid_auc_panels(fig: Any, axes: Any, width: float) -> None:
+    """What every FID-against-AUC figure has: a log FID axis, the line of an attacker at chance,
+    a grid, the AUC label, and one legend below the panels naming each entry once."""
+    for ax in axes:
+        ax.axhline(0.5, color="k", ls="--", lw=0.8, label="attacker at chance")
+        log_axis(ax)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("best attack AUC (0.5 = chance)")
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    longest = max(len(label) for label in handles)  # legend columns as wide as the labels
+    per_row = max(1, int(width // (0.065 * longest + 0.6)))
+    fig.legend(handles.values(), handles.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               fontsize="small", ncol=min(per_row, len(handles)), frameon=False)  # fmt: skip
+
+
 def privacy_utility_png(points: list[TradeoffPoint], fid_name: str = "FID") -> bytes:
     """`privacy_utility_figure` as PNG bytes."""
     return figure_png(privacy_utility_figure(points, fid_name), dpi=110, tight=True)
@@ -201,19 +219,8 @@ def privacy_utility_figure(points: list[TradeoffPoint], fid_name: str = "FID") -
             xerr = [[min(df, 0.5 * f)], [df]]  # a log axis cannot show a bar below zero
             ax.errorbar([f], [a], xerr=xerr, yerr=[[da], [da]], ls="none", capsize=2, ms=6,
                         label=setting, **setting_style(i))  # fmt: skip
-        ax.axhline(0.5, color="k", ls="--", lw=0.8, label="attacker at chance")
-        log_axis(ax)
         ax.set(title=panel, xlabel=f"{fid_name}, log scale (lower is better)")
-        ax.grid(alpha=0.3, which="both")
-    axes[0][0].set_ylabel("best attack AUC (0.5 = chance)")
-    handles: dict[str, Any] = {}
-    for ax in axes[0]:
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, handle)
-    longest = max(len(label) for label in handles)  # legend columns as wide as the labels
-    per_row = max(1, int(panel_width * len(panels) // (0.065 * longest + 0.6)))
-    fig.legend(handles.values(), handles.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
-               fontsize="small", ncol=min(per_row, len(handles)), frameon=False)  # fmt: skip
+    fid_auc_panels(fig, axes[0], panel_width * len(panels))
     if seeds == {1}:
         fig.suptitle("privacy–utility: one run per setting")
     else:
