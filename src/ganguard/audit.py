@@ -21,6 +21,7 @@ import torch
 
 from ganguard.attacks import RISK_ATTACK, attack_class, choose_attacks
 from ganguard.attacks.base import REFERENCE_MODEL, Generator, ThreatModel
+from ganguard.audit_plots import save_roc_plot, save_score_histograms
 from ganguard.config import config_from_dict
 from ganguard.data import load_dataset, load_run_data
 from ganguard.data.split import check_split
@@ -210,8 +211,6 @@ def audit(
         out = Path(out)
         write_atomic(out, json.dumps(result.to_dict(), indent=2) + "\n")
         if plots and result.attacks:
-            from ganguard.report.audit_plots import save_roc_plot, save_score_histograms
-
             stem = out.with_suffix("")
             metrics = {n: r.metrics for n, r in result.attacks.items()}
             save_roc_plot(metrics, Path(f"{stem}_roc.png"))

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from ganguard.audit_plots import roc_figure
 from ganguard.errors import GanguardError
 from ganguard.plotting import figure_png, image_png, pyplot
-from ganguard.report.audit_plots import roc_figure
 
 # metrics.jsonl keys drawn as privacy curves, with their labels, when a method logs them.
 PRIVACY_KEYS = {

@@ -9,15 +9,15 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from ganguard.errors import GanguardError
-from ganguard.metrics.attack_metrics import attack_metrics
-from ganguard.plotting import pyplot
-from ganguard.report.audit_plots import (
+from ganguard.audit_plots import (
     roc_figure,
     save_roc_plot,
     save_score_histograms,
     score_histograms_figure,
 )
+from ganguard.errors import GanguardError
+from ganguard.metrics.attack_metrics import attack_metrics
+from ganguard.plotting import pyplot
 
 
 def _scores(k: int, n: int = 150) -> dict[str, tuple[np.ndarray, np.ndarray]]:
