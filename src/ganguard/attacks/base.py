@@ -113,10 +113,6 @@ class Attack:
             raise GanguardError(f"attack {self.name}: {_describe(err)}") from None
         self.settings: dict[str, Any] = self.options.model_dump()
 
-    @classmethod
-    def allowed(cls, threat: ThreatModel) -> bool:
-        return cls.needs <= threat.available()
-
     def fit(self, threat: ThreatModel) -> Attack:
         missing = sorted(self.needs - threat.available())
         if missing:

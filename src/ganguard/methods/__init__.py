@@ -14,12 +14,7 @@ import importlib
 
 from ganguard.errors import GanguardError
 from ganguard.methods.base import Method, RandomStreams
-from ganguard.options import MethodOptions, options_class
-
-
-def method_names() -> list[str]:
-    """Every method a config may name."""
-    return sorted(MethodOptions.registry)
+from ganguard.options import options_class
 
 
 def method_class(name: str) -> type[Method]:
@@ -38,4 +33,4 @@ def method_class(name: str) -> type[Method]:
     return Method.registry[name]
 
 
-__all__ = ["Method", "RandomStreams", "method_class", "method_names"]
+__all__ = ["Method", "RandomStreams", "method_class"]
