@@ -62,6 +62,9 @@ class AuditResult:
     seed: int
     attacks: dict[str, AttackResult]
     skipped: dict[str, str] = field(default_factory=dict)  # attack -> why it was not run
+    delta: float | None = None  # the δ of every attack's ε lower bound
+    # a DP run's (ε, δ) from its privacy accountant, beside which the ε lower bounds are read
+    accountant: dict[str, float | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,11 +103,15 @@ def run_attacks(
     settings: dict[str, dict[str, Any]] | None = None,
     source: str = "",
     n_boot: int = 200,
+    delta: float | None = None,
 ) -> tuple[AuditResult, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Fit and score each chosen attack; returns the result and each attack's raw scores."""
+    """Fit and score each chosen attack; returns the result and each attack's raw scores. `delta`
+    is the δ of the ε lower bounds (default 1 / (10 · the number of members))."""
     candidates = np.concatenate([members, nonmembers])
     m = len(members)
-    measure = lambda s: attack_metrics(s[:m], s[m:], n_boot=n_boot, seed=threat.seed)  # noqa: E731
+    delta = 1.0 / (10 * m) if delta is None else delta
+    measure = lambda s: attack_metrics(s[:m], s[m:], n_boot=n_boot, seed=threat.seed,  # noqa: E731
+                                       delta=delta)  # fmt: skip
     results: dict[str, AttackResult] = {}
     scores: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name in chosen:
@@ -123,7 +130,8 @@ def run_attacks(
             extra={k: measure(np.asarray(v, dtype=np.float64)) for k, v in extra.items()},
         )
         scores[name] = (s[:m], s[m:])
-    result = AuditResult(source, m, len(nonmembers), threat.seed, results, dict(skipped or {}))
+    result = AuditResult(source, m, len(nonmembers), threat.seed, results, dict(skipped or {}),
+                         delta)  # fmt: skip
     return result, scores
 
 
@@ -276,9 +284,13 @@ def _audit_run(run_dir, attacks, n_per_class, k, seed, out, settings, progress, 
     if any(REFERENCE_MODEL in attack_class(name).needs for name in chosen):
         ref = reference_method(run, threat.reference, progress)
         threat.reference_model = generator_view(ref, k, seed + 1)
+    # δ: a DP run's own, else 1 / (10 n) as DP-GAN's default, n the run's members
+    delta = getattr(run.config.method, "delta", None) or 1.0 / (10 * len(run.split.members))
     result, scores = run_attacks(
-        threat, members, nonmembers, chosen, skipped, settings, str(run_dir)
+        threat, members, nonmembers, chosen, skipped, settings, str(run_dir), delta=delta
     )
+    if "epsilon" in run.extra:  # a DP run: its accountant's (ε, δ) at the audited checkpoint
+        result.accountant = {"epsilon": run.extra["epsilon"], "delta": run.extra.get("delta")}
     return result, scores, Path(out) if out is not None else run.path / AUDIT_FILE
 
 
@@ -322,13 +334,24 @@ def members_at_risk(run: Run, ds: Any, n_samples: int = 5000, top: int = 8,
 
 def format_audit_table(result: AuditResult) -> str:
     head = ["attack", "AUC", "95% interval", "TPR@1%FPR", "TPR@0.1%FPR", "advantage", "O",
-            "time s"]  # fmt: skip
+            "ε_lb", "time s"]  # fmt: skip
     rows = []
     for name, r in result.attacks.items():
         m = r.metrics
         rows.append([name, m["auc"], interval(*(m["auc_ci"] or (None, None))),
                      m["tpr_at_1pct_fpr"], m["tpr_at_0.1pct_fpr"], m["advantage"],
-                     (m["bhattacharyya"] or {}).get("O"), number(r.seconds, 1)])  # fmt: skip
+                     (m["bhattacharyya"] or {}).get("O"), (m["eps_lower_bound"] or {}).get("value"),
+                     number(r.seconds, 1)])  # fmt: skip
     lines = [text(head, rows)]
     lines += [f"{name}  skipped: {why}" for name, why in result.skipped.items()]
+    lines.append(epsilon_note(result))
     return "\n".join(lines)
+
+
+def epsilon_note(result: AuditResult) -> str:
+    """What the ε lower bounds are, and (for a DP run) the accountant's ε beside them."""
+    note = (f"ε_lb: the ε a training run must exceed for the attack to succeed as it did "
+            f"(95% confidence, δ = {number(result.delta, 3)})")  # fmt: skip
+    if result.accountant and result.accountant.get("epsilon") is not None:
+        note += f"; the accountant's ε = {number(result.accountant['epsilon'], 3)}"
+    return note

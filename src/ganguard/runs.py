@@ -17,7 +17,7 @@ import json
 import os
 import random
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +229,7 @@ class Run:
     split: Split | None
     method: Method
     step: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)  # the method's extra checkpoint state
 
 
 def load_run(run_dir: str | Path, step: int | None = None) -> Run:
@@ -256,7 +257,7 @@ def load_run(run_dir: str | Path, step: int | None = None) -> Run:
         raise GanguardError(f"checkpoint {checkpoint} does not record the data shape")
     method = build_method(config, tuple(state["shape"]), int(state.get("n_classes", 0)))
     load_method_state(method, state["method"], weights_only=True)
-    return Run(run_dir, config, split, method, step)
+    return Run(run_dir, config, split, method, step, state["method"].get("extra", {}))
 
 
 # -- process-wide random states (saved so a resumed run continues them) ------------------------

@@ -15,6 +15,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from ganguard.errors import GanguardError
 from ganguard.metrics.bhattacharyya import overfitting
+from ganguard.metrics.epsilon import threshold_eps_lower_bound
 
 # The low-FPR operating points reported, keyed by their name in the result.
 FPR_TARGETS: dict[str, float] = {"tpr_at_1pct_fpr": 0.01, "tpr_at_0.1pct_fpr": 0.001}
@@ -66,21 +67,20 @@ def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
     return float(tpr[ok].max())  # the ROC always starts at (0, 0), so `ok` is never all False
 
 
-def _balanced_accuracy_split(
-    members: np.ndarray, nonmembers: np.ndarray, rng: np.random.Generator
-) -> tuple[float | None, float | None]:
-    """Threshold maximising (TPR + TNR) / 2 on a random half, balanced accuracy on the other half.
-
-    Predict "member" when score >= threshold. Needs at least 2 records of each class (one per half);
-    otherwise (None, None).
-    """
+def _halves(members: np.ndarray, nonmembers: np.ndarray, rng: np.random.Generator) -> tuple:
+    """((members, non-members) of a random half, (those of the other half)): a threshold is
+    chosen on the first and measured on the second. None with fewer than 2 of either."""
     if len(members) < 2 or len(nonmembers) < 2:
-        return None, None
+        return None
     pm, pn = rng.permutation(len(members)), rng.permutation(len(nonmembers))
     hm, hn = len(members) // 2, len(nonmembers) // 2
-    sel_m, ev_m = members[pm[:hm]], members[pm[hm:]]
-    sel_n, ev_n = nonmembers[pn[:hn]], nonmembers[pn[hn:]]
+    return ((members[pm[:hm]], nonmembers[pn[:hn]]), (members[pm[hm:]], nonmembers[pn[hn:]]))
 
+
+def _balanced_accuracy(halves: tuple) -> tuple[float, float]:
+    """Threshold maximising (TPR + TNR) / 2 on the first half, balanced accuracy on the other.
+    Predict "member" when score >= threshold."""
+    (sel_m, sel_n), (ev_m, ev_n) = halves
     y = _labels(len(sel_m), len(sel_n))
     fpr, tpr, thresholds = roc_curve(y, np.concatenate([sel_m, sel_n]), drop_intermediate=False)
     finite = np.isfinite(thresholds)  # sklearn's first threshold is +inf ("nobody is a member")
@@ -125,6 +125,7 @@ def attack_metrics(
     *,
     n_boot: int = 200,
     seed: int = 0,
+    delta: float | None = None,
 ) -> dict[str, Any]:
     """All SPEC §5 metrics of one attack, as a JSON-serialisable dict.
 
@@ -165,7 +166,10 @@ def attack_metrics(
         for key, target in FPR_TARGETS.items()
     }
 
-    bal_acc, bal_thr = _balanced_accuracy_split(members, nonmembers, split_rng)
+    halves = _halves(members, nonmembers, split_rng)
+    bal_acc, bal_thr = _balanced_accuracy(halves) if halves else (None, None)
+    delta = 1.0 / (10 * n_m) if delta is None else delta
+    eps_lb = threshold_eps_lower_bound(*halves, delta) if halves else None
 
     # overfitting() splits the non-members in two halves for O_null: it needs at least two.
     bhatt = (
@@ -184,6 +188,7 @@ def attack_metrics(
         "top_n_chance": n_m / (n_m + n_n),
         "advantage": float(np.max(tpr - fpr)),
         "bhattacharyya": bhatt,
+        "eps_lower_bound": eps_lb,
         "n_members": n_m,
         "n_nonmembers": n_n,
         "roc": {

@@ -13,6 +13,7 @@ import base64
 import datetime
 import html
 
+from ganguard.audit import epsilon_note
 from ganguard.metrics.utility import columns
 from ganguard.report.curves import privacy_utility_png, record_png, roc_png, training_curves_png
 from ganguard.report.summary import OVERVIEW_HEAD, RunSummary, overview_rows, tradeoff_points
@@ -82,14 +83,17 @@ def _audit_html(s: RunSummary) -> str:
         m = a.metrics
         rows.append([name, m["auc"], interval(*(m["auc_ci"] or [None, None])),
                      m["tpr_at_1pct_fpr"], m["tpr_at_0.1pct_fpr"], m["advantage"],
-                     (m["bhattacharyya"] or {}).get("O"), number(a.seconds, 1)])  # fmt: skip
+                     (m["bhattacharyya"] or {}).get("O"),
+                     (m.get("eps_lower_bound") or {}).get("value"),
+                     number(a.seconds, 1)])  # fmt: skip
     head = ["attack", "AUC", "95% interval", "TPR@1%FPR", "TPR@0.1%FPR", "advantage", "O",
-            "time s"]  # fmt: skip
+            "ε lower bound", "time s"]  # fmt: skip
     parts = [
         f"<p>{s.audit.n_members} members against {s.audit.n_nonmembers} non-members (holdout); "
         "AUC 0.5 is chance. TPR at a false positive rate is “–” when there are too few "
         "non-members to resolve it.</p>",
         html_table(head, rows),
+        f"<p>{_e(epsilon_note(s.audit))}.</p>",
     ]
     if s.audit.skipped:
         parts.append("<p>Not run: " + "; ".join(
