@@ -84,10 +84,11 @@ def one_run_p_value(m: int, r: int, v: int, eps: float, delta: float) -> float:
     canaries each included with probability ½ (Steinke, Nasr & Jagielski 2023, Theorem 3)."""
     q = 1 / (1 + math.exp(-eps))  # the accuracy of ε-DP randomised response
     beta = float(stats.binom.sf(v - 1, r, q))  # P[Binomial(r, q) >= v]
-    alpha, tail = 0.0, 0.0  # tail: P[v > Binomial(r, q) >= v - i]
-    for i in range(1, v + 1):
-        tail += float(stats.binom.pmf(v - i, r, q))
-        alpha = max(alpha, tail / i)
+    if v == 0 or delta == 0:
+        return min(beta, 1.0)
+    # alpha = max over i = 1..v of P[v > Binomial(r, q) >= v - i] / i
+    tails = np.cumsum(stats.binom.pmf(np.arange(v - 1, -1, -1), r, q))
+    alpha = float(np.max(tails / np.arange(1, v + 1)))
     return min(beta + alpha * delta * 2 * m, 1.0)
 
 
