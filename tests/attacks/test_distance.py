@@ -67,37 +67,48 @@ def test_montecarlo_counts_within_a_given_epsilon() -> None:
     assert attack.settings["n_components_used"] == 2
 
 
-def test_montecarlo_median_epsilon_is_the_median_nearest_other_sample_distance() -> None:
+@pytest.mark.parametrize("radius_from", ["candidates", "reference"])
+def test_montecarlo_radius_is_a_percentile_of_the_nearest_sample_distances(radius_from) -> None:
     rng = np.random.default_rng(0)
-    points = rng.normal(size=(60, 2))
-    attack = MonteCarlo(n_components=2).fit(ThreatModel(samples=_records(points.tolist())))
-    d = np.linalg.norm(points[:, None] - points[None], axis=-1)
-    np.fill_diagonal(d, np.inf)
-    assert attack.settings["epsilon_used"] == pytest.approx(np.median(d.min(1)), rel=1e-5)
-    # The share within epsilon, checked by brute force on fresh points.
-    fresh = rng.normal(size=(15, 2))
+    points, fresh, reference = rng.normal(size=(60, 2)), rng.normal(size=(15, 2)), rng.normal(
+        size=(40, 2))  # fmt: skip
+    threat = ThreatModel(samples=_records(points.tolist()), reference=_records(reference.tolist()))
+    attack = MonteCarlo(n_components=2, percentile=30, radius_from=radius_from).fit(threat)
+    scores = attack.score(_records(fresh.tolist()))
+    source = fresh if radius_from == "candidates" else reference
+    nearest = np.linalg.norm(source[:, None] - points[None], axis=-1).min(1)
+    assert attack.settings["epsilon_used"] == pytest.approx(np.percentile(nearest, 30), rel=1e-5)
+    # the share within epsilon, checked by brute force
     dist = np.linalg.norm(fresh[:, None] - points[None], axis=-1)
     expected = (dist <= attack.settings["epsilon_used"]).mean(1)
-    np.testing.assert_allclose(attack.score(_records(fresh.tolist())), expected)
+    np.testing.assert_allclose(scores, expected)
 
 
-def test_montecarlo_copies_give_epsilon_zero_and_count_exact_matches() -> None:
-    records = np.random.default_rng(1).uniform(-1, 1, size=(50, 1, 4, 4)).astype(np.float32)
-    samples = np.concatenate([records, records])  # a generator that copies its records
+def test_montecarlo_finds_members_that_the_samples_copy_with_noise() -> None:
+    """The samples cluster around their members: a radius read from distances among the samples
+    would collapse to the noise's scale and count no member; the percentile of the candidates'
+    distances does not."""
+    rng = np.random.default_rng(1)
+    members = rng.uniform(-1, 1, size=(50, 1, 4, 4)).astype(np.float32)
+    fresh = rng.uniform(-1, 1, size=(50, 1, 4, 4)).astype(np.float32)
+    samples = np.repeat(members, 4, axis=0) + rng.normal(0, 0.1, (200, 1, 4, 4)).astype(np.float32)
     attack = MonteCarlo(n_components=8).fit(ThreatModel(samples=samples, seed=3))
-    assert attack.settings["epsilon_used"] == 0.0
-    fresh = np.random.default_rng(2).uniform(-1, 1, size=(5, 1, 4, 4)).astype(np.float32)
-    scores = attack.score(np.concatenate([records[:5], fresh]))
-    np.testing.assert_allclose(scores, [0.02] * 5 + [0.0] * 5)
+    scores = attack.score(np.concatenate([members, fresh]))
+    assert scores[:50].min() > scores[50:].max()  # every member above every non-member
+    with pytest.raises(GanguardError, match="radius_from reference needs the reference"):
+        MonteCarlo(radius_from="reference").fit(ThreatModel(samples=samples))
 
 
 def test_montecarlo_settings_and_needs() -> None:
     assert MonteCarlo.name == "montecarlo" and MonteCarlo.needs == {"samples"}
-    assert MonteCarlo().settings == {"n_components": 40, "epsilon": "median", "memory_mb": 256.0}
-    for bad in ({"epsilon": "mean"}, {"epsilon": -1.0}, {"n_components": 0}):
+    assert MonteCarlo().settings == {"n_components": 40, "epsilon": "percentile",
+                                     "percentile": 50.0, "radius_from": "candidates",
+                                     "memory_mb": 256.0}  # fmt: skip
+    for bad in ({"epsilon": "median"}, {"epsilon": -1.0}, {"n_components": 0},
+                {"percentile": 0}, {"percentile": 101.0}, {"radius_from": "samples"}):  # fmt: skip
         with pytest.raises(GanguardError):
             MonteCarlo(**bad)
     with pytest.raises(GanguardError, match="needs samples"):
         MonteCarlo().fit(ThreatModel())
     with pytest.raises(GanguardError):
-        MonteCarlo().fit(ThreatModel(samples=_records([[0, 0]])))  # one sample: no neighbour
+        MonteCarlo().fit(ThreatModel(samples=_records([[0, 0]])))  # one sample

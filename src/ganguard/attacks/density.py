@@ -26,7 +26,7 @@ from ganguard.attacks.base import (
 from ganguard.errors import GanguardError
 
 
-class _GaussianKDE:
+class GaussianKDE:
     """A Gaussian KDE with kernel covariance factor^2 * (the data's covariance), as
     scipy.stats.gaussian_kde: sklearn's isotropic KernelDensity on the data whitened by the
     Cholesky factor L of its covariance, log density corrected by -log det L.
@@ -34,6 +34,7 @@ class _GaussianKDE:
 
     def __init__(self, z: np.ndarray, factor: float):
         n, d = z.shape
+        self.n, self.dim, self.factor = n, d, factor
         cov = np.atleast_2d(np.cov(z, rowvar=False)) if n > 1 else np.zeros((d, d))
         scale = float(np.trace(cov)) / d
         if not (math.isfinite(scale) and scale > 0):
@@ -49,6 +50,18 @@ class _GaussianKDE:
 
     def log_density(self, z: np.ndarray) -> np.ndarray:
         return self._kde.score_samples(self._whiten(z)) - self._log_det
+
+    def log_kernel(self, z: np.ndarray, centre: np.ndarray) -> np.ndarray:
+        """ln of one kernel of this KDE, centred at each row of `centre`, at the matching row
+        of `z`: the density a single record adds, before the mean over records."""
+        d2 = ((self._whiten(z) - self._whiten(centre)) ** 2).sum(axis=1)
+        h2 = self.factor**2
+        return -d2 / (2 * h2) - 0.5 * self.dim * math.log(2 * math.pi * h2) - self._log_det
+
+
+def scott_factor(n: int, d: int) -> float:
+    """Scott's rule for a Gaussian KDE of n records in d dimensions: n^(-1/(d+4))."""
+    return float(n ** (-1.0 / (d + 4)))
 
 
 class DOMIASSettings(AttackSettings):
@@ -86,8 +99,7 @@ class DOMIAS(Attack):
 
     def _factor(self, z: np.ndarray) -> float:
         if self.settings["bandwidth"] == "scott":
-            n, d = z.shape
-            return float(n ** (-1.0 / (d + 4)))
+            return scott_factor(*z.shape)
         return float(self.settings["bandwidth"])
 
     def fit(self, threat: ThreatModel) -> DOMIAS:
@@ -112,8 +124,8 @@ class DOMIAS(Attack):
         z_g = pca_project(self._pca, subsample(g))
         z_r = pca_project(self._pca, subsample(r))
         h_g, h_r = self._factor(z_g), self._factor(z_r)
-        self._kde_g = _GaussianKDE(z_g, h_g)
-        self._kde_r = _GaussianKDE(z_r, h_r)
+        self._kde_g = GaussianKDE(z_g, h_g)
+        self._kde_r = GaussianKDE(z_r, h_r)
         self.settings["bandwidth_samples"] = h_g
         self.settings["bandwidth_reference"] = h_r
         self.settings["n_components_used"] = n_comp

@@ -75,26 +75,32 @@ class GanLeaksFBB(Attack):
 
 class MonteCarloSettings(AttackSettings):
     n_components: int = Field(40, ge=1)
-    epsilon: Literal["median"] | float = "median"  # or a radius >= 0 in the PCA space
+    # "percentile": the radius is that percentile of the distances from the records of
+    # `radius_from` to their nearest generated sample (Hilprecht et al. 2019); or a radius >= 0
+    epsilon: Literal["percentile"] | float = "percentile"
+    percentile: float = Field(50.0, gt=0, le=100)
+    radius_from: Literal["candidates", "reference"] = "candidates"
     memory_mb: float = Field(256.0, gt=0)
 
     @field_validator("epsilon")
     @classmethod
     def _radius(cls, value: str | float) -> str | float:
-        if value != "median" and not (math.isfinite(value) and value >= 0):
-            raise ValueError("must be 'median' or a number >= 0")
+        if value != "percentile" and not (math.isfinite(value) and value >= 0):
+            raise ValueError("must be 'percentile' or a number >= 0")
         return value
 
 
 class MonteCarlo(Attack):
-    """Monte Carlo attack: share of generated samples within epsilon of v, in PCA space.
+    """Monte Carlo attack (Hilprecht et al. 2019): the share of generated samples within a radius
+    ε of v, in a PCA space fitted on the samples (`n_components`, seeded by the threat model).
 
-    The PCA (`n_components`, seeded by the threat model's seed) is fitted on the generated
-    samples. With `epsilon="median"`, epsilon is the median over the generated samples of the
-    distance to their nearest other generated sample (another index: an exact copy is at
-    distance 0, so a generator that emits copies of records, as memorising ones do, drives
-    epsilon to 0 and the attack counts copies). A number sets epsilon directly. "Within" includes
-    the boundary, up to a tolerance for float32 rounding. Fitting records `epsilon_used` and
+    The radius follows the paper: a percentile (`percentile`, default the median) of the
+    distances from records to their nearest generated sample, the records being the candidates
+    scored (`radius_from: candidates`) or the reference records R (`reference`). So it scales
+    with how far the records lie from the samples, also when the samples cluster (a generator
+    that emits noisy copies of its members: the distances among the samples then collapse, and a
+    radius read from them would miss the copies). A number sets ε directly. "Within" includes the
+    boundary, up to a tolerance for float32 rounding. Scoring records `epsilon_used` and fitting
     `n_components_used` in the settings.
     """
 
@@ -112,21 +118,25 @@ class MonteCarlo(Attack):
             raise GanguardError(f"attack {self.name}: needs at least 2 generated samples")
         n_comp = min(self.settings["n_components"], x.shape[0], x.shape[1])
         self._pca = PCA(n_components=n_comp, random_state=threat.seed).fit(x)
-        z = torch.from_numpy(pca_project(self._pca, x))
-        memory_mb = self.settings["memory_mb"]
-        if self.settings["epsilon"] == "median":
-            d2, _ = nearest(z, z, memory_mb=memory_mb, exclude_self=True)
-            epsilon = float(np.median(np.sqrt(d2.numpy())))
-        else:
-            epsilon = self.settings["epsilon"]
-        # "within epsilon" includes the boundary; the tolerance absorbs rounding (a candidate
-        # equal to a sample must count it, also when epsilon = 0).
-        scale = math.sqrt(float(row_norms(z).mean()))
-        self._radius = epsilon + 1e-7 * max(scale, epsilon, 1.0)
-        self._z = z
-        self.settings["epsilon_used"] = epsilon
+        self._z = torch.from_numpy(pca_project(self._pca, x))
+        self._reference = None
+        if self.settings["epsilon"] == "percentile" and self.settings["radius_from"] == "reference":
+            if threat.reference is None:
+                raise GanguardError(
+                    f"attack {self.name}: radius_from reference needs the reference records R"
+                )
+            r = as_records(threat.reference, "reference records", x.shape[1])
+            self._reference = torch.from_numpy(pca_project(self._pca, r))
         self.settings["n_components_used"] = n_comp
         return self
+
+    def radius(self, z_candidates: torch.Tensor) -> float:
+        """ε: the set one, or the percentile of the records' nearest-sample distances."""
+        if self.settings["epsilon"] != "percentile":
+            return float(self.settings["epsilon"])
+        source = z_candidates if self._reference is None else self._reference
+        d2, _ = nearest(source, self._z, memory_mb=self.settings["memory_mb"])
+        return float(np.percentile(np.sqrt(d2.numpy()), self.settings["percentile"]))
 
     def score(self, candidates: np.ndarray) -> np.ndarray:
         self.fitted("scoring")
@@ -134,5 +144,11 @@ class MonteCarlo(Attack):
         if x.shape[0] == 0:
             return np.zeros(0)
         z = torch.from_numpy(pca_project(self._pca, x))
-        counts = count_within(z, self._z, self._radius, self.settings["memory_mb"])
+        epsilon = self.radius(z)
+        # "within epsilon" includes the boundary; the tolerance absorbs rounding (a candidate
+        # equal to a sample must count it, also when epsilon = 0).
+        scale = math.sqrt(float(row_norms(self._z).mean()))
+        radius = epsilon + 1e-7 * max(scale, epsilon, 1.0)
+        counts = count_within(z, self._z, radius, self.settings["memory_mb"])
+        self.settings["epsilon_used"] = epsilon
         return counts.numpy().astype(np.float64) / self._z.shape[0]
