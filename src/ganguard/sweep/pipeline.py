@@ -34,9 +34,10 @@ def read_result(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def run_one(spec: RunSpec, sweep_dir: Path, settings: SweepSettings) -> dict[str, Any]:
-    """Train, audit (along training and at the end) and evaluate one run; its result.json."""
-    run_dir = Path(sweep_dir) / "runs" / spec.name
+def run_one(spec: RunSpec, settings: SweepSettings, run_dir: Path) -> dict[str, Any]:
+    """Train, audit (along training and at the end) and evaluate one run in `run_dir`; its
+    result.json (the argument order lets an executor hand the folder last)."""
+    run_dir = Path(run_dir)
     result_path = run_dir / RESULT_FILE
     previous = read_result(result_path)
     if previous is not None and previous.get("status") == "ok":
