@@ -17,18 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from ganguard.attacks import RISK_ATTACK, attack_class, choose_attacks
-from ganguard.attacks.base import REFERENCE_MODEL, Generator, ThreatModel
+from ganguard.attacks import RISK_ATTACKS, attack_class, choose_attacks
+from ganguard.attacks.base import REFERENCE, REFERENCE_MODEL, SHADOWS, ThreatModel
 from ganguard.audit_plots import save_roc_plot, save_score_histograms
 from ganguard.config import config_from_dict
 from ganguard.data import load_dataset, load_run_data
-from ganguard.data.split import check_split
+from ganguard.data.split import canary_records, check_split
 from ganguard.distances import nearest
 from ganguard.errors import GanguardError
 from ganguard.methods import Method
 from ganguard.metrics.attack_metrics import attack_metrics
+from ganguard.metrics.epsilon import canary_audit
 from ganguard.runs import (
     Run,
     checkpoint_step,
@@ -37,6 +37,7 @@ from ganguard.runs import (
     read_json,
     write_atomic,
 )
+from ganguard.shadows import MANIFEST, SHADOW_DIR, ShadowSettings, existing_shadows, shadow_set
 from ganguard.tables import interval, number, text
 from ganguard.train import array_data, train
 
@@ -52,6 +53,8 @@ class AttackResult:
     seconds: float
     metrics: dict[str, Any]  # attack_metrics(): auc, auc_ci, tpr_at_1pct_fpr, ...
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)  # e.g. "mean" for logan_wb
+    # the one-run canary audit of this attack's scores (`--canaries`): its ε lower bound
+    canaries: dict[str, Any] | None = None
 
 
 @dataclass
@@ -65,6 +68,8 @@ class AuditResult:
     delta: float | None = None  # the δ of every attack's ε lower bound
     # a DP run's (ε, δ) from its privacy accountant, beside which the ε lower bounds are read
     accountant: dict[str, float | None] | None = None
+    # the shadow models of the shadow attacks: count, mode, steps, reused, seconds to make them
+    shadows: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,9 +109,12 @@ def run_attacks(
     source: str = "",
     n_boot: int = 200,
     delta: float | None = None,
+    canaries: tuple[np.ndarray, np.ndarray] | None = None,
+    canary_guesses: int | None = None,
 ) -> tuple[AuditResult, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Fit and score each chosen attack; returns the result and each attack's raw scores. `delta`
-    is the δ of the ε lower bounds (default 1 / (10 · the number of members))."""
+    is the δ of the ε lower bounds (default 1 / (10 · the number of members)); with `canaries`
+    (their records and coins) each attack also scores them for the one-run audit."""
     candidates = np.concatenate([members, nonmembers])
     m = len(members)
     delta = 1.0 / (10 * m) if delta is None else delta
@@ -121,6 +129,10 @@ def run_attacks(
         s = np.asarray(attack.score(candidates), dtype=np.float64)
         extra = attack.extra_scores(candidates)
         seconds = time.perf_counter() - started
+        one_run = None
+        if canaries is not None:
+            records, coins = canaries
+            one_run = canary_audit(attack.score(records), coins, canary_guesses, delta)
         results[name] = AttackResult(
             name=name,
             threat_model=sorted(attack.needs),
@@ -128,6 +140,7 @@ def run_attacks(
             seconds=round(seconds, 3),
             metrics=measure(s),
             extra={k: measure(np.asarray(v, dtype=np.float64)) for k, v in extra.items()},
+            canaries=one_run,
         )
         scores[name] = (s[:m], s[m:])
     result = AuditResult(source, m, len(nonmembers), threat.seed, results, dict(skipped or {}),
@@ -136,27 +149,6 @@ def run_attacks(
 
 
 # -- threat models ---------------------------------------------------------------------------------
-def generator_view(method: Method, n_samples: int, seed: int) -> ThreatModel:
-    """What an attacker gets from a trained method: samples with their latents, and (white box)
-    the generator and discriminator(s). Networks are put in eval mode for the audit.
-
-    For a conditional run the generator is G as a function of z alone (`Method.from_latent`: the
-    class is read from z) and the discriminator scores each candidate with its most member-like
-    class (`Method.score` without labels): the attacker is not told the candidates' labels."""
-    for module in method.modules.values():
-        module.eval()
-    z = torch.randn(n_samples, method.z_dim, generator=torch.Generator().manual_seed(seed))
-    with torch.no_grad():
-        samples = torch.cat([method.from_latent(c) for c in z.split(2048)]).numpy()
-    return ThreatModel(
-        samples=samples,
-        samples_z=z.numpy(),
-        discriminator=lambda x: method.score(torch.from_numpy(np.ascontiguousarray(x))).numpy(),
-        generator=Generator(fn=method.from_latent, z_dim=method.z_dim),
-        seed=seed,
-    )
-
-
 def reference_method(run: Run, reference: np.ndarray, progress: bool = False) -> Method:
     """A GAN with the run's networks and training settings, trained on R: the reference
     generator of the calibrated attacks. Trained once and kept in RUN_DIR/reference_model/ (a run
@@ -191,24 +183,33 @@ def audit(
     plots: bool = True,
     progress: bool = False,
     step: int | None = None,
+    shadows: ShadowSettings | dict[str, Any] | None = None,
+    canaries: bool = False,
+    canary_guesses: int | None = None,
 ) -> AuditResult:
     """Audit a run directory (its last checkpoint, or the kept checkpoint at `step`), or any
     generator from its samples; writes the JSON to `out` (default RUN_DIR/audit.json) with an
     ROC plot and score histograms beside it.
 
     `k` generated samples are given to the attacks (drawn from a run; the first k of `samples`).
-    `settings` maps an attack's name to its settings (see `docs/audit.md`)."""
+    `settings` maps an attack's name to its settings (see `docs/audit.md`); `shadows` says how
+    the shadow models of the shadow attacks are made (`ganguard.shadows.ShadowSettings`).
+    `canaries` adds the one-run audit of a run trained with `train.canaries` (each attack
+    guesses `canary_guesses` of the canaries' coins)."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise GanguardError(f"--k must be a positive integer, got {k!r}")
     if run_dir is not None:
         if any(v is not None for v in (samples, members, nonmembers, reference)):
             raise GanguardError("give a run directory or samples/members/nonmembers, not both")
         result, scores, out = _audit_run(
-            Path(run_dir), attacks, n_per_class, k, seed, out, settings, progress, step
+            Path(run_dir), attacks, n_per_class, k, seed, out, settings, progress, step, shadows,
+            canaries, canary_guesses,
         )
     else:
         if samples is None or members is None or nonmembers is None:
             raise GanguardError("a samples-only audit needs --samples, --members and --nonmembers")
+        if canaries:
+            raise GanguardError("--canaries audits a run trained with train.canaries, not samples")
         if out is None and not isinstance(samples, np.ndarray):
             out = Path(samples).with_name(Path(samples).stem + "_audit.json")
         threat, mem, non = _samples_threat(samples, members, nonmembers, reference, k, seed)
@@ -267,30 +268,52 @@ def candidates(run: Run, ds: Any, n_per_class: int | None, seed: int) -> tuple:
     return members, ds.x[np.sort(rng.choice(h_idx, m, replace=False))]
 
 
-def _audit_run(run_dir, attacks, n_per_class, k, seed, out, settings, progress, step):  # noqa: ANN001, ANN202
+def _audit_run(run_dir, attacks, n_per_class, k, seed, out, settings, progress, step,  # noqa: ANN001, ANN202
+               shadows, canaries, canary_guesses):  # fmt: skip
     run = load_run(run_dir, step)
     if run.split is None:
         raise GanguardError(f"{run_dir} was trained on arrays, not a data set: audit its samples")
+    if canaries and run.split.n_canaries == 0:
+        raise GanguardError(f"--canaries: {run_dir} was trained without canaries "
+                            "(train.canaries: 0); train with --set train.canaries=M")  # fmt: skip
+    m = run.split.n_canaries
+    if canaries and canary_guesses is not None and not 1 <= canary_guesses <= m:
+        raise GanguardError(f"--canary-guesses must be between 1 and the {m} canaries, "
+                            f"got {canary_guesses}")  # fmt: skip
     ds = load_run_data(run.config.data)
     check_split(run.split, ds)
     members, nonmembers = candidates(run, ds, n_per_class, seed)
-    threat = generator_view(run.method, k, seed)
+    threat = ThreatModel.of_method(run.method, k, seed)
     threat.architecture = run.config.model.model_dump()
     available = threat.available()
     if len(run.split.reference):
         threat.reference = ds.x[run.split.reference]
-        available |= {"reference", REFERENCE_MODEL}  # the reference model is made on demand
+        # the reference GAN and the shadow models are made on demand
+        available |= {REFERENCE, REFERENCE_MODEL, SHADOWS}
     chosen, skipped = choose_attacks(attacks, available)
-    if any(REFERENCE_MODEL in attack_class(name).needs for name in chosen):
+    needed = set().union(*(attack_class(name).needs for name in chosen))
+    if REFERENCE_MODEL in needed:
         ref = reference_method(run, threat.reference, progress)
-        threat.reference_model = generator_view(ref, k, seed + 1)
-    # δ: a DP run's own, else 1 / (10 n) as DP-GAN's default, n the run's members
-    delta = getattr(run.config.method, "delta", None) or 1.0 / (10 * len(run.split.members))
+        threat.reference_model = ThreatModel.of_method(ref, k, seed + 1)
+    shadow_info = None
+    if SHADOWS in needed:
+        started, reused = time.perf_counter(), existing_shadows(run) is not None
+        threat.shadows = shadow_set(run, threat.reference, np.concatenate([members, nonmembers]),
+                                    k, seed, shadows, progress)  # fmt: skip
+        made = read_json(run.path / SHADOW_DIR / MANIFEST)
+        shadow_info = {"count": made["count"], "mode": made["mode"],
+                       "steps": made["config"]["train"]["steps"], "reused": reused,
+                       "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+    # δ: a DP run's own (its accountant's), else 1 / (10 n) as DP-GAN's default, n = |S|
+    delta = run.extra.get("delta") or 1.0 / (10 * len(run.split.members))
+    one_run = (canary_records(run.split, ds), run.split.canary_in) if canaries else None
     result, scores = run_attacks(
-        threat, members, nonmembers, chosen, skipped, settings, str(run_dir), delta=delta
+        threat, members, nonmembers, chosen, skipped, settings, str(run_dir), delta=delta,
+        canaries=one_run, canary_guesses=canary_guesses,
     )
     if "epsilon" in run.extra:  # a DP run: its accountant's (ε, δ) at the audited checkpoint
         result.accountant = {"epsilon": run.extra["epsilon"], "delta": run.extra.get("delta")}
+    result.shadows = shadow_info
     return result, scores, Path(out) if out is not None else run.path / AUDIT_FILE
 
 
@@ -300,36 +323,57 @@ class AtRisk:
     index: int  # the member's index in the data set
     member: np.ndarray
     sample: np.ndarray  # the generated sample nearest to it
-    score: float  # the risk attack's membership score
+    score: float  # the ranking attack's membership score
+    sample_distance: float  # to that nearest generated sample
+    reference_distance: float | None  # to the nearest record of R (None without R)
 
 
 @dataclass
 class RiskSummary:
-    attack: str
+    attack: str  # the attack whose per-record score ranked the members
     n_samples: int
     top: list[AtRisk]
-    median_members: float  # median score over all members
+    median_members: float  # median score over the members ranked
     median_holdout: float | None  # and over the holdout records (non-members)
 
 
 def members_at_risk(run: Run, ds: Any, n_samples: int = 5000, top: int = 8,
                     seed: int = 0) -> RiskSummary:  # fmt: skip
-    """The members the risk attack (`ganguard.attacks.RISK_ATTACK`) scores most likely to be
-    members, against `n_samples` generated samples, each with its nearest sample; and the
-    median score of all members and of the holdout records, to tell whether the top stand out."""
-    threat = generator_view(run.method, n_samples, seed)
-    attack = attack_class(RISK_ATTACK)().fit(threat)
-    member_records = ds.x[run.split.members]
-    scores = np.asarray(attack.score(member_records), dtype=np.float64)
+    """The members most likely to be found, ranked by the best calibrated per-record score the
+    run allows (`ganguard.attacks.RISK_ATTACKS`, first usable: a shadow attack's likelihood
+    ratio when the run's shadow models exist, else the DCR ratio against R, else the raw
+    nearest-sample distance), against `n_samples` generated samples; each with its nearest
+    sample and its distances to the samples and to R, and the median score of the members and
+    of the holdout records, to tell whether the top stand out."""
+    threat = ThreatModel.of_method(run.method, n_samples, seed)
+    members, holdout = ds.x[run.split.members], ds.x[run.split.holdout]
+    member_index = run.split.members
+    reference = ds.x[run.split.reference] if len(run.split.reference) else None
+    threat.reference = reference
+    manifest = existing_shadows(run) if reference is not None else None
+    if manifest is not None:
+        try:  # scored against the shadows of the audit they were made for: its candidates
+            mem, non = candidates(run, ds, None, manifest["seed"])
+            threat.shadows = shadow_set(run, reference, np.concatenate([mem, non]), n_samples,
+                                        manifest["seed"], {"mode": manifest["mode"],
+                                                           "count": manifest["count"]})  # fmt: skip
+            index = {r.tobytes(): i for i, r in zip(member_index, members, strict=True)}
+            member_index = np.array([index[r.tobytes()] for r in mem], dtype=np.int64)
+            members, holdout = mem, non
+        except GanguardError:
+            threat.shadows = None  # made with other settings: rank without them
+    name = next(n for n in RISK_ATTACKS if attack_class(n).needs <= threat.available())
+    attack = attack_class(name)().fit(threat)
+    scores = np.asarray(attack.score(members), dtype=np.float64)
     order = np.argsort(-scores, kind="stable")[:top]
-    _, nearest_sample = nearest(member_records[order], threat.samples)
-    rows = [AtRisk(int(run.split.members[i]), ds.x[run.split.members[i]],
-                   threat.samples[int(j)], float(scores[i]))
-            for i, j in zip(order, nearest_sample, strict=True)]  # fmt: skip
-    holdout = None
-    if len(run.split.holdout):
-        holdout = float(np.median(attack.score(ds.x[run.split.holdout])))
-    return RiskSummary(RISK_ATTACK, n_samples, rows, float(np.median(scores)), holdout)
+    to_sample, nearest_sample = (t.numpy() for t in nearest(members[order], threat.samples))
+    to_reference = None if reference is None else nearest(members[order], reference)[0].numpy()
+    rows = [AtRisk(int(member_index[i]), members[i], threat.samples[int(j)], float(scores[i]),
+                   float(np.sqrt(to_sample[n])),
+                   None if to_reference is None else float(np.sqrt(to_reference[n])))
+            for n, (i, j) in enumerate(zip(order, nearest_sample, strict=True))]  # fmt: skip
+    median_holdout = float(np.median(attack.score(holdout))) if len(holdout) else None
+    return RiskSummary(name, n_samples, rows, float(np.median(scores)), median_holdout)
 
 
 def format_audit_table(result: AuditResult) -> str:
@@ -342,6 +386,12 @@ def format_audit_table(result: AuditResult) -> str:
                      m["tpr_at_1pct_fpr"], m["tpr_at_0.1pct_fpr"], m["advantage"],
                      (m["bhattacharyya"] or {}).get("O"), (m["eps_lower_bound"] or {}).get("value"),
                      number(r.seconds, 1)])  # fmt: skip
+    if any(r.canaries for r in result.attacks.values()):
+        head.insert(-1, "canary ε_lb (v/r)")
+        for row, r in zip(rows, result.attacks.values(), strict=True):
+            c = r.canaries
+            row.insert(-1, "–" if c is None else
+                       f"{number(c['value'])} ({c['correct']}/{c['guesses']})")  # fmt: skip
     lines = [text(head, rows)]
     lines += [f"{name}  skipped: {why}" for name, why in result.skipped.items()]
     lines.append(epsilon_note(result))
@@ -349,9 +399,14 @@ def format_audit_table(result: AuditResult) -> str:
 
 
 def epsilon_note(result: AuditResult) -> str:
-    """What the ε lower bounds are, and (for a DP run) the accountant's ε beside them."""
+    """What the ε lower bounds are, (for a DP run) the accountant's ε beside them, and the
+    shadow models the shadow attacks used."""
     note = (f"ε_lb: the ε a training run must exceed for the attack to succeed as it did "
             f"(95% confidence, δ = {number(result.delta, 3)})")  # fmt: skip
     if result.accountant and result.accountant.get("epsilon") is not None:
         note += f"; the accountant's ε = {number(result.accountant['epsilon'], 3)}"
+    s = result.shadows
+    if s:
+        how = "reused" if s["reused"] else f"trained in {number(s['seconds'], 0)} s"
+        note += f"; {s['count']} {s['mode']} shadow models of {s['steps']} steps, {how}"
     return note

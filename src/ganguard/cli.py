@@ -56,6 +56,8 @@ def _cmd_audit(args: argparse.Namespace) -> None:
         raise GanguardError("give a run directory or --samples/--members/--nonmembers, not both")
     if args.run_dir is None and args.out is None:
         raise GanguardError("a samples-only audit needs --out FILE.json")
+    shadows = {"mode": args.shadow_mode, "count": args.shadows, "steps": args.shadow_steps,
+               "workers": args.workers, "executor": args.executor, "address": args.address}
     result = audit(
         args.run_dir,
         **files,
@@ -66,6 +68,9 @@ def _cmd_audit(args: argparse.Namespace) -> None:
         seed=args.seed,
         out=args.out,
         progress=True,
+        shadows=shadows,
+        canaries=args.canaries,
+        canary_guesses=args.canary_guesses,
     )
     print(f"audit of {result.source}: {result.n_members} members vs "
           f"{result.n_nonmembers} non-members")
@@ -155,8 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", help="membership inference audit of a run, or of any samples")
     p.add_argument("run_dir", nargs="?", help="a run directory trained by ganguard")
     p.add_argument("--attacks", default="default",
-                   help="comma-separated attack names, 'default' or 'all' (every attack the "
-                        "threat model allows)")
+                   help="comma-separated attack names and sets: 'default', 'strong' (the "
+                        "calibrated and shadow attacks), 'all' (every attack the threat model "
+                        "allows)")
     p.add_argument("--samples", help="samples-only audit: generated samples (.npz, array x)")
     p.add_argument("--members", help="samples-only audit: member records (.npz)")
     p.add_argument("--nonmembers", help="samples-only audit: non-member records (.npz)")
@@ -166,6 +172,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="candidates per class (default min(|S|, |H|, 1000))")
     p.add_argument("--k", type=int, default=20_000, help="generated samples for the attacks")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shadows", type=int, metavar="K",
+                   help="shadow models of the shadow attacks (default 16 online, 8 offline)")
+    p.add_argument("--shadow-mode", choices=["online", "offline"], default="online",
+                   help="online: each candidate in half of the shadows; offline: in none")
+    p.add_argument("--shadow-steps", type=int, metavar="N",
+                   help="training steps of each shadow model (default: the run's)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="local: shadow models trained at a time, torch threads split between them")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="where the shadow models train")
+    p.add_argument("--address", help="ray: cluster address (default: a local Ray instance)")
+    p.add_argument("--canaries", action="store_true",
+                   help="the one-run audit of a run trained with train.canaries")
+    p.add_argument("--canary-guesses", type=int, metavar="R",
+                   help="canaries whose coin each attack guesses (default a fifth of them)")
     p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("evaluate", help="sample quality of a run -> RUN_DIR/utility.json")

@@ -80,6 +80,13 @@ class TrainConfig(Strict):
     augment: list[Literal["translation", "cutout"]] = Field(
         default_factory=list, description="DiffAugment policies applied to every input of D, "
         "real and generated, in every method")  # fmt: skip
+    canaries: int = Field(
+        0, ge=0, description="canary records for the one-run audit (`ganguard audit "
+        "--canaries`): each put into the training set by a seeded fair coin, left out of every "
+        "other measurement")  # fmt: skip
+    canary_source: Literal["reference", "crafted"] = Field(
+        "reference", description="where the canaries come from: records taken out of R, or "
+        "records crafted out of distribution (uniform noise)")  # fmt: skip
 
 
 class Config(Strict):

@@ -22,7 +22,15 @@ from tqdm import tqdm
 
 from ganguard.config import Config, config_from_dict, dump_config
 from ganguard.data import load_run_data
-from ganguard.data.split import Split, check_split, load_split, make_split, save_split
+from ganguard.data.split import (
+    Split,
+    add_canaries,
+    canary_records,
+    check_split,
+    load_split,
+    make_split,
+    save_split,
+)
 from ganguard.errors import GanguardError
 from ganguard.methods import Method
 from ganguard.metrics.attack_metrics import attack_metrics, white_box_scores
@@ -78,12 +86,21 @@ def split_data(config: Config) -> tuple[TrainingData, Any]:
     ds = load_run_data(d)
     appended = None if d.reference_data is None else len(ds) - d.n_reference
     split = make_split(ds, d.n_members, d.n_holdout, d.n_reference, d.n_test, d.seed, appended)
+    t = config.train
+    split = add_canaries(split, t.canaries, t.canary_source, d.seed)
     conditional = config.model.conditional
+    if conditional and split.canary_source == "crafted" and split.n_canaries:
+        raise GanguardError("config key train.canary_source: crafted canaries carry no class "
+                            "label, which a conditional run needs: use reference")  # fmt: skip
     labels = (lambda idx: torch.from_numpy(ds.y[idx]).long()) if ds.y is not None else None
+    # the members trained on: S, and the canaries whose coin came up
+    trained = split.canaries[split.canary_in] if split.canary_source == "reference" else []
+    member_index = np.concatenate([split.members, trained]).astype(np.int64)
+    canaries = canary_records(split, ds)[split.canary_in]
     data = TrainingData(
-        members=torch.from_numpy(ds.x[split.members]),
+        members=torch.from_numpy(np.concatenate([ds.x[split.members], canaries])),
         reference=torch.from_numpy(ds.x[split.reference]),
-        member_labels=labels(split.members) if labels and conditional else None,
+        member_labels=labels(member_index) if labels and conditional else None,
         reference_labels=labels(split.reference) if labels and conditional else None,
         n_classes=0 if ds.y is None else int(ds.y.max()) + 1,
         split=split,

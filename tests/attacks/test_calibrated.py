@@ -93,6 +93,7 @@ def test_montecarlo_cal_records_both_epsilons() -> None:
         reference_model=ThreatModel(samples=_records(rng.normal(size=(50, 2)).tolist())),
     )
     attack = MonteCarloCal(n_components=2).fit(threat)
+    attack.score(_records(rng.normal(size=(10, 2)).tolist()))  # the radius is chosen when scoring
     assert attack.settings["epsilon_used"] > 0 and attack.settings["reference_epsilon_used"] > 0
 
 

@@ -165,25 +165,44 @@ def test_bad_input_writes_nothing(gan_run_copy: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "report.md").exists()
 
 
-def test_members_at_risk_are_the_ones_the_risk_attack_scores_highest(gan_run) -> None:
+def test_members_at_risk_are_ranked_by_the_calibrated_score(gan_run) -> None:
+    """With R and no shadow models: the DCR ratio, ln(distance to R / distance to the samples),
+    not the raw distance, which favours the simplest records."""
     from ganguard.data import load_dataset
 
     run = gan_run[1]
     ds = load_dataset(run.config.data.name, run.config.data.path)
     risk = members_at_risk(run, ds, n_samples=300, top=5, seed=1)
-    assert risk.attack == "ganleaks_fbb"  # −min_j ‖v − x̃_j‖²: closest members first
-    samples = run.method.sample(300, torch.Generator().manual_seed(1)).flatten(1)
-    members = torch.from_numpy(ds.x[run.split.members]).flatten(1)
-    brute = torch.cdist(members.double(), samples.double()).pow(2).min(1).values.numpy()
-    assert [-r.score for r in risk.top] == pytest.approx(np.sort(brute)[:5], rel=1e-4)
+    assert risk.attack == "dcr_ratio"
+    flat = lambda x: torch.as_tensor(x).flatten(1).double()  # noqa: E731
+    samples = run.method.sample(300, torch.Generator().manual_seed(1))
+    members = ds.x[run.split.members]
+    d_syn = torch.cdist(flat(members), flat(samples)).min(1).values.numpy()
+    d_ref = torch.cdist(flat(members), flat(ds.x[run.split.reference])).min(1).values.numpy()
+    brute = np.log(d_ref + 1e-12) - np.log(d_syn + 1e-12)
+    assert [r.score for r in risk.top] == pytest.approx(np.sort(brute)[::-1][:5], rel=1e-4)
     for r in risk.top:
-        assert np.array_equal(r.member, ds.x[r.index]) and r.index in run.split.members
-        nearest = ((samples.numpy() - r.sample.reshape(1, -1)) ** 2).sum(1)
-        assert nearest.min() == pytest.approx(0, abs=1e-6)  # the shown sample is one of the draws
-        gap = ((ds.x[r.index] - r.sample) ** 2).sum()  # the score is the pair's distance
-        assert -r.score == pytest.approx(float(gap), rel=1e-4)
-    assert risk.median_members == pytest.approx(-np.median(brute), rel=1e-4)
+        i = run.split.members.tolist().index(r.index)
+        assert np.array_equal(r.member, ds.x[r.index])
+        assert (r.sample_distance, r.reference_distance) == pytest.approx((d_syn[i], d_ref[i]),
+                                                                           rel=1e-4)  # fmt: skip
+        gap = ((ds.x[r.index] - r.sample) ** 2).sum() ** 0.5  # the shown sample is the nearest
+        assert float(gap) == pytest.approx(r.sample_distance, rel=1e-4)
+    assert risk.median_members == pytest.approx(np.median(brute), rel=1e-4)
     assert risk.median_holdout is not None
+
+
+def test_without_r_members_at_risk_fall_back_to_the_raw_distance(tiny_config, tmp_path) -> None:
+    from ganguard.data import load_dataset
+    from ganguard.train import train
+
+    tiny_config["data"]["n_reference"] = 0
+    run = train(tiny_config, tmp_path / "run")
+    risk = members_at_risk(run, load_dataset("digits"), n_samples=200, top=3, seed=0)
+    assert risk.attack == "ganleaks_fbb"
+    assert all(r.reference_distance is None for r in risk.top)
+    assert [-r.score for r in risk.top] == pytest.approx([r.sample_distance**2 for r in risk.top],
+                                                         rel=1e-4)  # fmt: skip
 
 
 def test_training_curves_from_a_partial_log(tmp_path: Path) -> None:

@@ -20,13 +20,16 @@ for _module in pkgutil.iter_modules(__path__):
 # What `ganguard audit` runs by default: every attack of SPEC §5 except the costly ones (latent
 # optimisation, and the calibrated attacks that need a reference GAN trained on R).
 DEFAULT_ATTACKS = ("logan_wb", "logan_bb", "ganleaks_fbb", "montecarlo", "domias")
+# The strong auditor (SPEC §5.1): the per-record calibrated attacks, by R and by shadow models.
+STRONG_ATTACKS = ("dcr_ratio", "gen_lra", "lira_wb", "lira_fbb", "lira_domias")
 # Every attack, the default ones first (the order of tables and plots).
 ATTACKS: dict[str, type[Attack]] = {
     **{name: Attack.registry[name] for name in DEFAULT_ATTACKS},
     **Attack.registry,
 }
-# The attack whose per-record score ranks the report's "members most at risk".
-RISK_ATTACK = "ganleaks_fbb"
+# The attacks whose per-record score ranks the report's "members most at risk", best first: the
+# first whose needs the run meets is used (shadows only when the run has them already).
+RISK_ATTACKS = ("lira_fbb", "dcr_ratio", "ganleaks_fbb")
 
 
 def attack_class(name: str) -> type[Attack]:
@@ -42,21 +45,30 @@ def attack_names() -> list[str]:
     return list({**ATTACKS, **Attack.registry})
 
 
+def attack_sets() -> dict[str, list[str]]:
+    """The named sets `--attacks` takes beside attack names."""
+    return {"default": list(DEFAULT_ATTACKS), "strong": list(STRONG_ATTACKS),
+            "all": attack_names()}  # fmt: skip
+
+
 def choose_attacks(names: str | list[str] | None, available: set[str]) -> tuple[list[str], dict]:
-    """The attacks to run, given what the threat model can give (`available`), and those
-    skipped with why. `default` (or None) and `all`: those of the set the threat model allows; a
-    named attack that it does not allow is an error."""
-    if names is None or names == "default":
-        wanted, strict = list(DEFAULT_ATTACKS), False
-    elif names == "all":
-        wanted, strict = attack_names(), False
-    else:
-        wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
-        wanted, strict = [n for n in wanted if n], True
-        if not wanted:
-            raise GanguardError("--attacks names no attack")
+    """The attacks to run, given what the threat model can give (`available`), and those skipped
+    with why. `names`: attack names and set names (`default`, `strong`, `all`), comma-separated
+    or a list; None is `default`. An attack of a set that the threat model does not allow is
+    skipped; a named one is an error."""
+    tokens = ["default"] if names is None else (
+        names.split(",") if isinstance(names, str) else list(names))  # fmt: skip
+    tokens = [t.strip() for t in tokens if t.strip()]
+    if not tokens:
+        raise GanguardError("--attacks names no attack")
+    sets = attack_sets()
+    wanted: dict[str, bool] = {}  # attack -> named (strict) rather than from a set
+    for token in tokens:
+        for name in sets.get(token, [token]):
+            attack_class(name)  # refuses an unknown name
+            wanted[name] = wanted.get(name, False) or token not in sets
     run, skipped = [], {}
-    for name in wanted:
+    for name, strict in wanted.items():
         missing = sorted(attack_class(name).needs - available)
         if not missing:
             run.append(name)
@@ -68,6 +80,6 @@ def choose_attacks(names: str | list[str] | None, available: set[str]) -> tuple[
 
 
 __all__ = [
-    "ATTACKS", "DEFAULT_ATTACKS", "RISK_ATTACK", "Attack", "Generator", "ThreatModel",
-    "attack_class", "attack_names", "choose_attacks",
+    "ATTACKS", "DEFAULT_ATTACKS", "RISK_ATTACKS", "STRONG_ATTACKS", "Attack", "Generator",
+    "ThreatModel", "attack_class", "attack_names", "attack_sets", "choose_attacks",
 ]  # fmt: skip

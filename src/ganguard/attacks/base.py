@@ -28,7 +28,8 @@ DISCRIMINATOR = "discriminator"  # white box: the discriminator(s)
 GENERATOR = "generator"  # white box: the generator as a differentiable function of z
 REFERENCE = "reference"  # non-member records from the same distribution (R)
 REFERENCE_MODEL = "reference_model"  # the same view of a generator trained on R (calibration)
-KINDS = (SAMPLES, DISCRIMINATOR, GENERATOR, REFERENCE, REFERENCE_MODEL)
+SHADOWS = "shadows"  # models trained with the target's recipe on records of known membership
+KINDS = (SAMPLES, DISCRIMINATOR, GENERATOR, REFERENCE, REFERENCE_MODEL, SHADOWS)
 
 
 @dataclass
@@ -56,11 +57,55 @@ class ThreatModel:
     generator: Generator | None = None
     reference: np.ndarray | None = None
     reference_model: ThreatModel | None = None
+    shadows: Shadows | None = None
     architecture: dict[str, Any] | None = None
     seed: int = 0
 
     def available(self) -> set[str]:
         return {k for k in KINDS if getattr(self, k) is not None}
+
+    @classmethod
+    def of_method(cls, method: Any, n_samples: int, seed: int) -> ThreatModel:
+        """What an attacker gets from a trained method: `n_samples` samples with their latents,
+        and (white box) the generator and discriminator(s). Networks are put in eval mode.
+
+        For a conditional run the generator is G as a function of z alone (`Method.from_latent`:
+        the class is read from z) and the discriminator scores each candidate with its most
+        member-like class (`Method.score` without labels): the attacker is not told the labels.
+        """
+        for module in method.modules.values():
+            module.eval()
+        z = torch.randn(n_samples, method.z_dim, generator=torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            samples = torch.cat([method.from_latent(c) for c in z.split(2048)]).numpy()
+        return cls(
+            samples=samples,
+            samples_z=z.numpy(),
+            discriminator=lambda x: method.score(torch.from_numpy(np.ascontiguousarray(x))).numpy(),
+            generator=Generator(fn=method.from_latent, z_dim=method.z_dim),
+            seed=seed,
+        )
+
+
+@dataclass
+class Shadows:
+    """Shadow models: `count` models trained with the target's recipe, shadow k on the records
+    of `population` that `inclusion[k]` marks. `view(k)` is what the attacker gets from shadow
+    k (as `ThreatModel.of_method` gives it, with the target's R), made on demand. `mode` is
+    `online` (each candidate in about half of the shadows) or `offline` (in none)."""
+
+    count: int
+    population: np.ndarray
+    inclusion: np.ndarray  # (count, len(population)) bool
+    mode: str
+    view: Callable[[int], ThreatModel]
+
+    def index_of(self, candidates: np.ndarray) -> np.ndarray:
+        """Each candidate's index in the population (-1 for a record not in it)."""
+        rows = {r.tobytes(): i for i, r in enumerate(np.ascontiguousarray(self.population,
+                                                                          np.float32))}  # fmt: skip
+        flat = np.ascontiguousarray(candidates, dtype=np.float32)
+        return np.array([rows.get(c.tobytes(), -1) for c in flat], dtype=np.int64)
 
 
 class AttackSettings(BaseModel):

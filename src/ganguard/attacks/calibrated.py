@@ -62,16 +62,22 @@ def make_calibrated(base: type[Attack]) -> type[Attack]:
                 )
             self.target.fit(threat)
             self.reference.fit(ref)
+            self._merge_settings()
+            return self
+
+        def _merge_settings(self) -> None:
+            """The target attack's settings, and those the reference attack chose otherwise
+            (after fitting, and again after scoring: some attacks choose values then)."""
             settings = dict(self.target.settings)
             for key, value in self.reference.settings.items():
                 if key not in settings or settings[key] != value:
                     settings["reference_" + key] = value
             self.settings = settings
-            return self
 
         def score(self, candidates: np.ndarray) -> np.ndarray:
             target = np.asarray(self.target.score(candidates), dtype=np.float64)
             reference = np.asarray(self.reference.score(candidates), dtype=np.float64)
+            self._merge_settings()
             return target - reference
 
         def extra_scores(self, candidates: np.ndarray) -> dict[str, np.ndarray]:

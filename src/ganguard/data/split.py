@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,12 @@ class Split:
     seed: int
     fingerprint: str
     dataset: str
+    # the one-run audit's canaries (train.canaries): records of the data set taken out of R
+    # (`canary_source: reference`, their indices here) or crafted from the seed (`crafted`, no
+    # indices), each put into the training set by the coin in `canary_in`
+    canaries: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    canary_in: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    canary_source: str = "reference"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Split):
@@ -35,7 +41,8 @@ class Split:
             other.seed,
             other.fingerprint,
             other.dataset,
-        ) and all(np.array_equal(getattr(self, p), getattr(other, p)) for p in PARTS)
+        ) and all(np.array_equal(getattr(self, p), getattr(other, p))
+                  for p in (*PARTS, "canaries", "canary_in"))  # fmt: skip
 
     __hash__ = None  # type: ignore[assignment]  # holds mutable arrays
 
@@ -46,6 +53,9 @@ class Split:
             "seed": self.seed,
         }
         d.update({part: getattr(self, part).tolist() for part in PARTS})
+        if len(self.canary_in):
+            d["canaries"] = {"source": self.canary_source, "indices": self.canaries.tolist(),
+                             "included": [int(c) for c in self.canary_in]}  # fmt: skip
         return d
 
     @classmethod
@@ -65,7 +75,19 @@ class Split:
             parts[part] = np.asarray(values, dtype=np.int64).reshape(-1)
         if not isinstance(d["seed"], int) or not isinstance(d["fingerprint"], str):
             raise GanguardError("the split's seed must be an integer and fingerprint a string")
-        return cls(seed=d["seed"], fingerprint=d["fingerprint"], dataset=str(d["dataset"]), **parts)
+        canaries = d.get("canaries") or {}
+        try:
+            extra = {"canaries": np.asarray(canaries.get("indices", []), np.int64).reshape(-1),
+                     "canary_in": np.asarray(canaries.get("included", []), bool).reshape(-1),
+                     "canary_source": str(canaries.get("source", "reference"))}  # fmt: skip
+        except (TypeError, ValueError, AttributeError):
+            raise GanguardError("the split's canaries are malformed") from None
+        return cls(seed=d["seed"], fingerprint=d["fingerprint"], dataset=str(d["dataset"]),
+                   **parts, **extra)  # fmt: skip
+
+    @property
+    def n_canaries(self) -> int:
+        return len(self.canary_in)
 
 
 def make_split(
@@ -115,6 +137,34 @@ def make_split(
     return Split(seed=int(seed), fingerprint=ds.fingerprint(), dataset=ds.name, **parts)
 
 
+def add_canaries(split: Split, m: int, source: str, seed: int) -> Split:
+    """`split` with m canaries, each in the training set by a fair coin (seeded by `seed`):
+    the first m records of R (taken out of R, so that no defence and no auditor sees them as
+    non-members), or, with `source: crafted`, records made out of distribution from the seed."""
+    if m <= 0:
+        return split
+    rng = np.random.default_rng([int(seed), 7919])  # a stream of its own, apart from the split's
+    coins = rng.random(m) < 0.5
+    if source == "crafted":
+        return replace(split, canary_in=coins, canary_source="crafted")
+    if m > len(split.reference):
+        raise GanguardError(
+            f"config key train.canaries: {m} canaries from R, but R holds {len(split.reference)} "
+            "records: raise data.n_reference, or use train.canary_source: crafted"
+        )
+    return replace(split, reference=split.reference[m:], canaries=split.reference[:m],
+                   canary_in=coins, canary_source="reference")  # fmt: skip
+
+
+def canary_records(split: Split, ds: Dataset) -> np.ndarray:
+    """The canaries' records: from the data set, or crafted: uniform noise in [-1, 1] of the
+    data's shape, the same from the same split seed."""
+    if split.canary_source == "crafted":
+        rng = np.random.default_rng([split.seed, 104729])
+        return rng.uniform(-1, 1, (split.n_canaries, *ds.shape)).astype(np.float32)
+    return ds.x[split.canaries]
+
+
 def save_split(split: Split, path: Path) -> None:
     """Write atomically, so a crash never leaves a half-written split.json behind."""
     path = Path(path)
@@ -155,7 +205,7 @@ def check_split(split: Split, ds: Dataset) -> None:
             f"the split was made from other data (fingerprint {split.fingerprint}, but "
             f"{ds.name} here has {fingerprint}); use the original data or a new run directory"
         )
-    every = np.concatenate([getattr(split, part) for part in PARTS])
+    every = np.concatenate([getattr(split, part) for part in PARTS] + [split.canaries])
     if every.size and (every.min() < 0 or every.max() >= len(ds)):
         raise GanguardError(
             f"the split has indices outside 0..{len(ds) - 1}, the records of {ds.name}"

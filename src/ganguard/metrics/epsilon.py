@@ -108,3 +108,22 @@ def one_run_eps_lower_bound(m: int, r: int, v: int, delta: float,
         mid = (low + high) / 2
         low, high = (mid, high) if one_run_p_value(m, r, v, mid, delta) < p else (low, mid)
     return low
+
+
+def canary_audit(scores: np.ndarray, included: np.ndarray, guesses: int | None = None,
+                 delta: float = 0.0) -> dict[str, Any]:  # fmt: skip
+    """The one-run audit of an attack's scores on the m canaries: guess "in" for the top half of
+    `guesses` scores and "out" for the bottom half, abstain on the middle, and turn the r guesses
+    with v correct into the ε lower bound. `guesses` defaults to a fifth of the canaries (at
+    least 2): guessing only where the attack is surest gives the tightest bound."""
+    scores = np.asarray(scores, dtype=np.float64)
+    included = np.asarray(included, dtype=bool)
+    m = len(scores)
+    r = max(2, m // 5) if guesses is None else int(guesses)
+    if not 1 <= r <= m:
+        raise ValueError(f"the canary audit guesses between 1 and {m} canaries, not {r}")
+    order = np.argsort(-scores, kind="stable")
+    top, bottom = order[: (r + 1) // 2], order[m - r // 2 :] if r // 2 else order[:0]
+    v = int(included[top].sum() + (~included[bottom]).sum())
+    return {"value": one_run_eps_lower_bound(m, r, v, delta), "canaries": m, "guesses": r,
+            "correct": v, "delta": float(delta), "confidence": CONFIDENCE}  # fmt: skip

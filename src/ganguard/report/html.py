@@ -88,6 +88,12 @@ def _audit_html(s: RunSummary) -> str:
                      number(a.seconds, 1)])  # fmt: skip
     head = ["attack", "AUC", "95% interval", "TPR@1%FPR", "TPR@0.1%FPR", "advantage", "O",
             "ε lower bound", "time s"]  # fmt: skip
+    if any(a.canaries for a in s.audit.attacks.values()):
+        head.insert(-1, "canary ε lower bound (correct / guesses)")
+        for row, a in zip(rows, s.audit.attacks.values(), strict=True):
+            c = a.canaries
+            row.insert(-1, "–" if c is None else
+                       f"{number(c['value'])} ({c['correct']} / {c['guesses']})")  # fmt: skip
     parts = [
         f"<p>{s.audit.n_members} members against {s.audit.n_nonmembers} non-members (holdout); "
         "AUC 0.5 is chance. TPR at a false positive rate is “–” when there are too few "
@@ -138,21 +144,32 @@ def _utility_html(s: RunSummary) -> str:
 
 def _at_risk_html(s: RunSummary) -> str:
     r = s.risk
+    has_reference = any(a.reference_distance is not None for a in r.top)
     rows = [
         [str(rank), _e(a.index), _img(record_png(a.member), f"member {a.index}", "record"),
          _img(record_png(a.sample), f"sample nearest to member {a.index}", "record"),
-         _e(number(a.score, 4))]
+         _e(number(a.score, 3)), _e(number(a.sample_distance, 3)),
+         *([_e(number(a.reference_distance, 3))] if has_reference else [])]
         for rank, a in enumerate(r.top, 1)
     ]  # fmt: skip
-    context = f"median over all members {number(r.median_members, 4)}"
+    context = f"median over the members ranked {number(r.median_members, 3)}"
     if r.median_holdout is not None:
-        context += f", over the holdout (non-member) records {number(r.median_holdout, 4)}"
+        context += f", over the holdout (non-member) records {number(r.median_holdout, 3)}"
+    why = {"lira_fbb": "the likelihood ratio of its nearest-sample distance under the run's "
+                       "shadow models",
+           "dcr_ratio": "how much closer it is to the generated samples than to the reference "
+                        "records R",
+           "ganleaks_fbb": "its distance to the nearest generated sample (the run has no R to "
+                           "calibrate it by)"}.get(r.attack, "its score")  # fmt: skip
+    head = ["rank", "record", "member", "nearest sample", "score", "distance to the sample",
+            *(["distance to R"] if has_reference else [])]  # fmt: skip
     return (
-        f"<p>The members that the attack <code>{_e(r.attack)}</code> scores most likely to be "
-        f"members, against {r.n_samples} generated samples, each beside the generated sample "
-        f"nearest to it. Score: {context}. Members whose score stands far above the holdout "
-        "median are the ones the generator reproduces.</p>"
-        + html_table(["rank", "record", "member", "nearest sample", "score"], rows, raw=True)
+        f"<p>The members most likely to be found, ranked by <code>{_e(r.attack)}</code>: "
+        f"{_e(why)}, against {r.n_samples} generated samples. Each is shown beside its nearest "
+        f"generated sample. Score: {context}. A member whose score stands far above the holdout "
+        "median is one the generator reproduces; a calibrated score does not rank a member high "
+        "for being simple (close to many records), only for being reproduced.</p>"
+        + html_table(head, rows, raw=True)
     )
 
 
