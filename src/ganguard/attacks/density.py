@@ -7,10 +7,10 @@ and of the reference records R, in a PCA space fitted on R.
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KernelDensity
 
@@ -64,17 +64,20 @@ def scott_factor(n: int, d: int) -> float:
     return float(n ** (-1.0 / (d + 4)))
 
 
+def _scott_or_positive(value: str | float) -> str | float:
+    if value != "scott" and not (math.isfinite(value) and value > 0):
+        raise ValueError("must be 'scott' or a number > 0")
+    return value
+
+
+# a KDE's bandwidth setting: "scott" (Scott's rule) or the kernel's covariance factor
+Bandwidth = Annotated[Literal["scott"] | float, AfterValidator(_scott_or_positive)]
+
+
 class DOMIASSettings(AttackSettings):
     n_components: int = Field(40, ge=1)  # of the PCA fitted on R
-    bandwidth: Literal["scott"] | float = "scott"  # Scott's rule per fit, or one factor for both
+    bandwidth: Bandwidth = "scott"  # Scott's rule per fit, or one factor for both
     max_fit: int = Field(5000, ge=1)  # generated samples and reference records the KDEs fit
-
-    @field_validator("bandwidth")
-    @classmethod
-    def _positive(cls, value: str | float) -> str | float:
-        if value != "scott" and not (math.isfinite(value) and value > 0):
-            raise ValueError("must be 'scott' or a number > 0")
-        return value
 
 
 class DOMIAS(Attack):

@@ -19,11 +19,11 @@ tests/attacks/test_oracles.py on mnist-5k: AUC 0.980 with 40 components, 0.996 w
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from sklearn.decomposition import PCA
 
 from ganguard.attacks.base import (
@@ -35,7 +35,7 @@ from ganguard.attacks.base import (
     as_records,
     pca_project,
 )
-from ganguard.attacks.density import GaussianKDE, scott_factor
+from ganguard.attacks.density import Bandwidth, GaussianKDE, scott_factor
 from ganguard.distances import nearest
 from ganguard.errors import GanguardError
 
@@ -43,16 +43,9 @@ from ganguard.errors import GanguardError
 class GenLRASettings(AttackSettings):
     k: int = Field(5, ge=1)  # generated samples nearest each candidate
     n_components: int = Field(120, ge=1)  # of the PCA fitted on R
-    bandwidth: Literal["scott"] | float = "scott"  # Scott's rule on R, or the kernel factor
+    bandwidth: Bandwidth = "scott"  # Scott's rule on R, or the kernel factor
     max_fit: int = Field(5000, ge=1)  # reference records the KDE fits
     memory_mb: float = Field(256.0, gt=0)
-
-    @field_validator("bandwidth")
-    @classmethod
-    def _positive(cls, value: str | float) -> str | float:
-        if value != "scott" and not (math.isfinite(value) and value > 0):
-            raise ValueError("must be 'scott' or a number > 0")
-        return value
 
 
 class GenLRA(Attack):
