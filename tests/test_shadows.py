@@ -14,7 +14,7 @@ import pytest
 from ganguard.audit import audit
 from ganguard.errors import GanguardError
 from ganguard.runs import load_run
-from ganguard.shadows import MANIFEST, SHADOW_DIR, plan, shadow_set
+from ganguard.shadows import MANIFEST, SHADOW_DIR, plan, shadow_reference, shadow_set
 
 FAST = {"logan_bb": {"steps": 20}}
 
@@ -37,6 +37,40 @@ def test_offline_shadows_train_on_r_alone_and_r_must_hold_them() -> None:
     assert len(population) == 100 and (inclusion.sum(axis=1) == 60).all()
     with pytest.raises(GanguardError, match="R holds 100"):
         plan(120, reference, np.ones((40, 1), np.float32), 4, "offline", 0)
+
+
+def test_a_shadow_s_r_is_the_records_of_r_it_does_not_train_on() -> None:
+    reference = np.arange(50, dtype=np.float32).reshape(50, 1)
+    candidates = np.arange(50, 90, dtype=np.float32).reshape(40, 1)
+    population, inclusion = plan(30, reference, candidates, 4, "online", seed=0)
+    for row in inclusion:
+        own_r = shadow_reference(row, reference)
+        trained = population[row]
+        assert not set(own_r.ravel()) & set(trained.ravel())
+        assert set(own_r.ravel()) | set(trained[trained < 50].ravel()) == set(range(50))
+
+
+@pytest.mark.parametrize(("method", "options"), [
+    ("gan", {}), ("megan", {"lam": 5.0}), ("mimgan", {"beta": 0.5}),
+    ("dpgan", {"noise_multiplier": 1.0}), ("privgan", {}), ("pargan", {"k": 2}),
+])  # fmt: skip
+def test_every_method_s_shadows_train_with_its_recipe(
+    method: str, options: dict, tiny_config: dict, tmp_path: Path
+) -> None:
+    from ganguard.train import train
+
+    tiny_config["data"].update(n_members=32, n_holdout=32, n_reference=96)
+    tiny_config["train"]["steps"] = 5
+    tiny_config["method"] = {"name": method, **options}
+    if method == "dpgan":
+        tiny_config["model"]["spectral_norm"] = False
+    train(tiny_config, tmp_path / "run")
+    result = audit(tmp_path / "run", attacks="lira_fbb", k=200, shadows={"count": 2},
+                   plots=False)  # fmt: skip
+    assert result.shadows["count"] == 2 and result.shadows["steps"] == 5
+    for i in range(2):
+        assert load_run(tmp_path / "run" / SHADOW_DIR / f"shadow_{i:02d}").config.method.name \
+            == method  # fmt: skip
 
 
 @pytest.fixture

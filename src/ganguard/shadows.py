@@ -5,7 +5,8 @@ The defender who audits a ganguard run knows its training recipe, so it can trai
 that very config on records whose membership it decides: the population is R plus the audit's
 candidates. Online (`mode: online`), each candidate is in the training set of exactly half of the
 shadows (a seeded, balanced coin per candidate), the rest of each training set filled from R up to
-the run's number of members; offline, the shadows train on records of R only. The attacks of
+the run's number of members; offline, the shadows train on records of R only. A shadow's own R
+(MEGAN and MIMGAN train against R) is the records of R it does not train on. The attacks of
 `attacks/lira.py` then read, for each candidate, how its statistic varies with its membership.
 
 Shadows train through the executors of `ganguard.jobs` (one at a time, local processes or Ray),
@@ -113,14 +114,26 @@ def shadow_config(run: Run, settings: ShadowSettings, i: int) -> dict[str, Any]:
     return config_from_dict(raw).to_dict()
 
 
-def train_shadow(config: dict[str, Any], records: np.ndarray, folder: Path) -> dict[str, Any]:
-    """A job: train (or finish) one shadow model in `folder`."""
+def train_shadow(config: dict[str, Any], records: np.ndarray, reference: np.ndarray,
+                 folder: Path) -> dict[str, Any]:  # fmt: skip
+    """A job: train (or finish) one shadow model in `folder` on `records`, with `reference` as
+    its R (a method such as MEGAN trains against it, as the run did against its own)."""
     config = config_from_dict(config)
     resume = (folder / "config.yaml").exists()
     last = latest_checkpoint(folder) if resume else None
     if last is None or checkpoint_step(last) < config.train.steps:
-        train(config, folder, resume=resume, progress=False, data=array_data(records))
+        try:
+            train(config, folder, resume=resume, progress=False,
+                  data=array_data(records, reference))  # fmt: skip
+        except GanguardError as err:
+            return {"status": "failed", "name": folder.name, "error": str(err)}
     return {"status": "ok", "name": folder.name}
+
+
+def shadow_reference(inclusion: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """A shadow's R: the records of R it does not train on, disjoint from its members as the
+    run's R is from S."""
+    return reference[~inclusion[: len(reference)]]
 
 
 def shadow_set(run: Run, reference: np.ndarray, candidates: np.ndarray, n_samples: int,
@@ -143,7 +156,8 @@ def shadow_set(run: Run, reference: np.ndarray, candidates: np.ndarray, n_sample
     root = run.path / SHADOW_DIR
     _check_or_write(root, manifest)
     jobs = [Job(f"shadow_{i:02d}",
-                functools.partial(train_shadow, configs[i], population[inclusion[i]]))
+                functools.partial(train_shadow, configs[i], population[inclusion[i]],
+                                  shadow_reference(inclusion[i], reference)))
             for i in range(k)]  # fmt: skip
     report = (lambda r: print(f"  shadow {r['name']}: {r['status']}", flush=True)) if progress \
         else None  # fmt: skip
