@@ -66,6 +66,7 @@ def run_setting(name: str, overrides: list[str], work: Path, attacks: str,
         rows.append({
             "setting": name, "attack": attack, "auc": m["auc"], "auc_ci": m["auc_ci"],
             "tpr_at_1pct_fpr": m["tpr_at_1pct_fpr"], "tpr_at_0.1pct_fpr": m["tpr_at_0.1pct_fpr"],
+            "tpr_at_zero_fpr": tpr_at_zero_fpr(m["roc"]),
             "eps_lb": eps.get("value"),
             "eps_lb_counts": {k: v for k, v in eps.items() if k != "value"},
             "canary_eps_lb": (r.canaries or {}).get("value"),
@@ -79,19 +80,26 @@ def run_setting(name: str, overrides: list[str], work: Path, attacks: str,
             "steps": config.train.steps}  # fmt: skip
 
 
+def tpr_at_zero_fpr(roc: dict[str, list[float]]) -> float:
+    """The share of members an attack finds before its first false positive: the strictest rate
+    that a few hundred non-members resolve (TPR at 0.1% FPR needs 1 000)."""
+    return max(t for f, t in zip(roc["fpr"], roc["tpr"], strict=True) if f == 0)
+
+
 def markdown(figures: dict[str, Any]) -> str:
     from ganguard.tables import markdown as table
     from ganguard.tables import number
 
-    head = ["setting", "attack", "AUC", "TPR@1%FPR", "TPR@0.1%FPR", "ε_lb", "canary ε_lb (v/r)",
-            "time s"]  # fmt: skip
+    head = ["setting", "attack", "AUC", "TPR@1%FPR", "TPR@0.1%FPR", "TPR@0FPR", "ε_lb",
+            "canary ε_lb (v/r)", "time s"]  # fmt: skip
     rows = []
     for s in figures["settings"]:
         for r in s["rows"]:
             canary = "–" if r["canary_eps_lb"] is None else \
                 f"{number(r['canary_eps_lb'])} ({r['canary_correct']}/{r['canary_guesses']})"
             rows.append([s["setting"], r["attack"], number(r["auc"]), number(r["tpr_at_1pct_fpr"]),
-                         number(r["tpr_at_0.1pct_fpr"]), number(r["eps_lb"]), canary,
+                         number(r["tpr_at_0.1pct_fpr"]), number(r.get("tpr_at_zero_fpr")),
+                         number(r["eps_lb"]), canary,
                          number(r["seconds"], 1)])  # fmt: skip
     lines = [f"# strong audit, stage {figures['stage']}", "", table(head, rows), ""]
     for s in figures["settings"]:
