@@ -110,7 +110,9 @@ def markdown(figures: dict[str, Any]) -> str:
             f"{s['train_s']:.0f} s; δ = {number(s['delta'], 3)}"
             + (f"; accountant ε = {number(acc['epsilon'], 3)}" if acc.get("epsilon") else "")
             + (f"; {sh['count']} {sh['mode']} shadows of {sh['steps']} steps ("
-               + ("reused" if sh["reused"] else f"trained in {sh['seconds']:.0f} s") + ")"
+               + (f"trained in {sh['seconds']:.0f} s" if not sh["reused"] else
+                  f"reused, trained in {sh['trained_s']:.0f} s" if sh.get("trained_s") else
+                  "reused") + ")"
                if sh else "")
             + ("; skipped: " + ", ".join(s["skipped"]) if s["skipped"] else "")
             + f"; `{s['command']}` on {s['machine']}"
@@ -175,6 +177,10 @@ def main() -> None:
         print(f"{name}: {' '.join(overrides)}", flush=True)
         measured = run_setting(name, overrides, work, attacks, options)
         measured.update(command=command, machine=machine())
+        before = next((s for s in done if s["setting"] == name), None)
+        sh, old = measured["shadows"], (before or {}).get("shadows")
+        if sh and sh["reused"] and old:  # keep what training the reused shadows took
+            sh["trained_s"] = old.get("trained_s", None if old["reused"] else old["seconds"])
         figures["settings"] = [s for s in figures["settings"] if s["setting"] != name]
         figures["settings"].append(measured)
         order = list(STAGES[args.stage])
