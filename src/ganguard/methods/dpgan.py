@@ -45,7 +45,7 @@ class DPGAN(GAN):
         # The losses are sums over records ("sum"): an empty Poisson batch then gives a zero
         # loss instead of the NaN of an empty mean.
         self.per_sample = GradSampleModule(self.discriminator, loss_reduction="sum")
-        self.dp_optimizer = DPOptimizer(
+        self.dp_optimizer = NoiseOnCPU(
             self.optimizers["discriminator"],
             noise_multiplier=0.0,  # set in attach_data, once n (hence q and δ) is known
             max_grad_norm=self.options.max_grad_norm,
@@ -132,6 +132,7 @@ class DPGAN(GAN):
         """Each member independently with probability q: the sampling Opacus's accountants
         assume. The batch has a random size, possibly zero. With the labels (conditional)."""
         keep = torch.rand(len(self.members), generator=self.streams("members")) < self.sample_rate
+        keep = keep.to(self.members.device)
         labels = None if self.member_labels is None else self.member_labels[keep]
         return self.members[keep], labels
 
@@ -215,6 +216,22 @@ class DPGAN(GAN):
         self.dp_optimizer.noise_multiplier = float(state["noise_multiplier"])
         self.calibrated_steps = state["calibrated_steps"]
         self.cleared_steps = self.calibrated_steps or 0
+
+
+class NoiseOnCPU(DPOptimizer):
+    """Opacus's DP optimizer with its Gaussian noise drawn from the run's CPU stream whatever
+    device the discriminator is on (Opacus draws it on the gradient's device, which a CPU
+    generator cannot do): the same noise on every device, and on the CPU exactly Opacus's."""
+
+    def add_noise(self) -> None:
+        if all(p.summed_grad.device.type == "cpu" for p in self.params):
+            return super().add_noise()
+        std = self.noise_multiplier * self.max_grad_norm
+        for p in self.params:
+            g = p.summed_grad
+            noise = torch.normal(mean=0, std=std, size=g.shape, generator=self.generator,
+                                 dtype=g.dtype) if std > 0 else torch.zeros(g.shape, dtype=g.dtype)
+            p.grad = (g + noise.to(g.device)).view_as(p)
 
 
 def check_supported(discriminator: torch.nn.Module, spectral_norm: bool) -> None:
