@@ -1,6 +1,7 @@
 """Cost of one training step of every method, as a ratio to the GAN's step (issue 4).
 
     python benchmarks/step_cost.py [--steps 60] [--warmup 10] [--config configs/demo.yaml]
+                                   [--batches 64,256] [--devices cpu,cuda]
 
 Every method runs on the same networks and batch (the config's, with spectral normalisation off,
 since Opacus cannot train a spectrally normalised discriminator) and on the same mnist-5k split;
@@ -30,7 +31,8 @@ ROWS: dict[str, tuple[str, dict]] = {
     "megan": ("megan", {}),
     "megan-step-batch": ("megan", {"critic_batch": None}),
     "mimgan": ("mimgan", {}),
-    "dpgan": ("dpgan", {"noise_multiplier": 1.0}),
+    "dpgan": ("dpgan", {"noise_multiplier": 1.0}),  # ghost clipping, the default
+    "dpgan-per-sample": ("dpgan", {"noise_multiplier": 1.0, "clipping": "per_sample"}),
     "privgan": ("privgan", {}),
     "pargan": ("pargan", {}),
 }
@@ -58,37 +60,61 @@ def interleaved_medians(methods: dict, steps: int, rounds: int = 5) -> dict[str,
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+DP_ROWS = ("gan", "dpgan", "dpgan-per-sample")  # measured again at the larger batches
+
+
+def measure(base, data, rows: list[str], device: str, steps: int, warmup: int) -> dict[str, float]:  # noqa: ANN001
+    methods = {}
+    for row in rows:
+        name, options = ROWS[row]
+        config = config_from_dict({**base.to_dict(), "method": {"name": name, **options},
+                                   "device": device})  # fmt: skip
+        methods[row] = prepared(config, data, warmup)
+    return interleaved_medians(methods, steps)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(Path(__file__).parents[1] / "configs/demo.yaml"))
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--batches", default="64,256",
+                        help="batch sizes; the first for every method, the others for the GAN "
+                             "and DP-GAN (DP-SGD gains from larger batches)")  # fmt: skip
+    parser.add_argument("--devices", help="comma-separated (default: cpu, and cuda when present)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args()
 
-    base = load_config(args.config, ["model.spectral_norm=false", "train.progress=false"])
-    data, _ = split_data(base)
-    methods = {}
-    for row, (name, options) in ROWS.items():
-        config = config_from_dict({**base.to_dict(), "method": {"name": name, **options}})
-        methods[row] = prepared(config, data, args.warmup)
-    rows = interleaved_medians(methods, args.steps)
-    gan = rows["gan"]
-    print(f"{'method':<18}{'ms/step':>10}{'x GAN':>8}   (batch {base.train.batch_size}, "
-          f"{base.model.arch} networks, {torch.get_num_threads()} threads)")  # fmt: skip
-    for name, seconds in rows.items():
-        print(f"{name:<18}{seconds * 1000:>10.2f}{seconds / gan:>8.2f}")
+    devices = args.devices.split(",") if args.devices else \
+        ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]  # fmt: skip
+    batches = [int(b) for b in args.batches.split(",")]
+    figures: dict = {"config": args.config, "steps": args.steps, "warmup": args.warmup,
+                     "threads": torch.get_num_threads(), "devices": {},
+                     "options": {row: {"name": name, **options}
+                                 for row, (name, options) in ROWS.items()}}  # fmt: skip
+    for device in devices:
+        where = torch.cuda.get_device_name() if device.startswith("cuda") else \
+            f"CPU, {torch.get_num_threads()} threads"  # fmt: skip
+        per_batch = {}
+        for i, batch in enumerate(batches):
+            base = load_config(args.config, ["model.spectral_norm=false", "train.progress=false",
+                                             f"train.batch_size={batch}"])  # fmt: skip
+            data, _ = split_data(base)
+            rows = measure(base, data, list(ROWS) if i == 0 else list(DP_ROWS), device,
+                           args.steps, args.warmup)  # fmt: skip
+            gan = rows["gan"]
+            print(f"{'method':<18}{'ms/step':>10}{'x GAN':>8}   (batch {batch}, "
+                  f"{base.model.arch} networks, {device}: {where})")  # fmt: skip
+            for name, seconds in rows.items():
+                print(f"{name:<18}{seconds * 1000:>10.2f}{seconds / gan:>8.2f}")
+            ratios = {k: v / gan for k, v in rows.items()}
+            per_batch[str(batch)] = {"seconds_per_step": rows, "ratio_to_gan": ratios}
+        figures["devices"][device] = {"name": where, "batches": per_batch}
+    first = figures["devices"][devices[0]]["batches"][str(batches[0])]
+    figures["seconds_per_step"], figures["ratio_to_gan"] = first["seconds_per_step"], \
+        first["ratio_to_gan"]  # the headline: the first device at the first batch  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    figures = {
-        "config": args.config,
-        "steps": args.steps,
-        "warmup": args.warmup,
-        "threads": torch.get_num_threads(),
-        "seconds_per_step": rows,
-        "ratio_to_gan": {k: v / gan for k, v in rows.items()},
-        "options": {row: {"name": name, **options} for row, (name, options) in ROWS.items()},
-    }
     (out / "step_cost.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(f"saved {out / 'step_cost.json'}")
 

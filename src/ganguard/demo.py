@@ -12,6 +12,7 @@ from pathlib import Path
 from ganguard.attacks import DEFAULT_ATTACKS
 from ganguard.audit import AuditResult, audit
 from ganguard.config import Config, apply_overrides, config_from_dict
+from ganguard.devices import resolve_device
 from ganguard.errors import GanguardError
 from ganguard.evaluate import UtilityResult, evaluate
 from ganguard.report import write_report
@@ -44,13 +45,14 @@ class Row:
     utility: UtilityResult
 
 
-def demo_row(name: str, run: Run, fast: bool = False) -> Row:
+def demo_row(name: str, run: Run, fast: bool = False, device: str = "auto") -> Row:
     """Audit a demo run with the default attacks (members vs holdout, all of each)."""
     lines = (run.path / "metrics.jsonl").read_text().splitlines()
     seconds = json.loads(lines[-1])["time"] if lines else float("nan")
-    result = audit(run.path, **(FAST_AUDIT if fast else {}))
+    result = audit(run.path, device=device, **(FAST_AUDIT if fast else {}))
     # no Inception-v3 FID, even where its package is installed: minutes on a CPU
-    return Row(name, run.step, seconds, result, evaluate(run.path, inception=False))
+    return Row(name, run.step, seconds, result,
+               evaluate(run.path, inception=False, device=device))  # fmt: skip
 
 
 def format_table(rows: list[Row]) -> str:
@@ -76,9 +78,11 @@ def format_table(rows: list[Row]) -> str:
     return text(["", *(r.name for r in rows)], lines)
 
 
-def run_demo(out: Path = Path("runs/demo"), fast: bool = False) -> list[Row]:
+def run_demo(out: Path = Path("runs/demo"), fast: bool = False, device: str = "auto") -> list[Row]:
     out = Path(str(out) + "-fast") if fast and out == Path("runs/demo") else Path(out)
-    configs = demo_configs(fast)
+    resolve_device(device)  # a device that is not here: refused before anything is written
+    configs = {name: c.model_copy(update={"device": device})
+               for name, c in demo_configs(fast).items()}  # fmt: skip
     some = next(iter(configs.values()))
     d = some.data
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
@@ -105,7 +109,7 @@ def run_demo(out: Path = Path("runs/demo"), fast: bool = False) -> list[Row]:
             f"[{name}] trained in {time.perf_counter() - started:.0f} s; auditing it with "
             f"{', '.join(DEFAULT_ATTACKS)}, then measuring sample quality"
         )
-        rows.append(demo_row(name, run, fast))
+        rows.append(demo_row(name, run, fast, device))
     print()
     print(format_table(rows))
     print(

@@ -4,7 +4,8 @@
 tensor of differences. MIMGAN's soft nearest-neighbour distance differentiates through
 `squared_distances`; the attacks search the nearest samples (`nearest`) and count neighbours
 (`count_within`) in memory-bounded blocks; the report's members at risk use the attacks.
-Records are flattened to vectors; float64 is kept, anything else computed in float32.
+Records are flattened to vectors; float64 is kept, anything else computed in float32. The
+searches compute on the command's device (`ganguard.devices.using`) and return CPU tensors.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ganguard.devices import current_device
 from ganguard.errors import GanguardError
 
 _MIB = 2**20
@@ -71,10 +73,12 @@ def chunk_sizes(
 
 
 def _pair(queries: Any, samples: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Queries and samples as matrices of one dtype on the command's device."""
     q, s = as_matrix(queries), as_matrix(samples)
     if q.shape[1] != s.shape[1]:
         raise GanguardError(f"queries have {q.shape[1]} values per record, samples {s.shape[1]}")
-    return q, s.to(q.dtype)
+    device = current_device()
+    return q.to(device), s.to(device, q.dtype)
 
 
 @torch.no_grad()
@@ -100,17 +104,18 @@ def nearest(
     if exclude_self and nq != ns:
         raise ValueError("exclude_self needs queries and samples to be the same records")
     width = 1 if k == 1 else min(k, ns)
-    best = torch.full((nq, width), math.inf, dtype=q.dtype)
-    best_index = torch.zeros((nq, width), dtype=torch.int64)
+    on = {"device": q.device}
+    best = torch.full((nq, width), math.inf, dtype=q.dtype, **on)
+    best_index = torch.zeros((nq, width), dtype=torch.int64, **on)
     if nq and ns:
-        sn = row_norms(s) if sample_norms is None else sample_norms.to(q.dtype)
+        sn = row_norms(s) if sample_norms is None else sample_norms.to(q.device, q.dtype)
         rows, cols = chunk_sizes(nq, ns, min(memory_mb, CACHE_MB), s.element_size())
-        buffer = torch.empty(rows * cols, dtype=q.dtype)
+        buffer = torch.empty(rows * cols, dtype=q.dtype, **on)
         for q0 in range(0, nq, rows):
             block_q = q[q0 : q0 + rows]
             nr = len(block_q)
-            run_val = torch.full((nr, 0), math.inf, dtype=q.dtype)
-            run_idx = torch.zeros((nr, 0), dtype=torch.int64)
+            run_val = torch.full((nr, 0), math.inf, dtype=q.dtype, **on)
+            run_idx = torch.zeros((nr, 0), dtype=torch.int64, **on)
             for s0 in range(0, ns, cols):
                 nc = min(cols, ns - s0)
                 block = _partial(block_q, s[s0 : s0 + nc], sn[s0 : s0 + nc],
@@ -118,7 +123,7 @@ def nearest(
                 if exclude_self:
                     lo, hi = max(q0, s0), min(q0 + nr, s0 + nc)
                     if lo < hi:
-                        diag = torch.arange(lo, hi)
+                        diag = torch.arange(lo, hi, **on)
                         block[diag - q0, diag - s0] = math.inf
                 if width == 1:
                     val, idx = block.min(dim=1, keepdim=True)
@@ -130,6 +135,7 @@ def nearest(
                 run_val, run_idx = both_val.gather(1, order), both_idx.gather(1, order)
             best[q0 : q0 + nr] = (run_val + row_norms(block_q)[:, None]).clamp_(min=0)
             best_index[q0 : q0 + nr] = run_idx
+    best, best_index = best.cpu(), best_index.cpu()
     if k == 1:
         return best[:, 0], best_index[:, 0]
     return best, best_index
@@ -146,13 +152,13 @@ def count_within(
     """
     q, s = _pair(queries, samples)
     nq, ns = q.shape[0], s.shape[0]
-    counts = torch.zeros(nq, dtype=torch.int64)
+    counts = torch.zeros(nq, dtype=torch.int64, device=q.device)
     if nq == 0 or ns == 0:
-        return counts
+        return counts.cpu()
     sn = row_norms(s)
     # + 1 byte of mask; cache-sized blocks as in nearest
     rows, cols = chunk_sizes(nq, ns, min(memory_mb, CACHE_MB), s.element_size() + 1)
-    buffer = torch.empty(rows * cols, dtype=q.dtype)
+    buffer = torch.empty(rows * cols, dtype=q.dtype, device=q.device)
     for q0 in range(0, nq, rows):
         block_q = q[q0 : q0 + rows]
         nr = len(block_q)
@@ -162,4 +168,4 @@ def count_within(
             block = _partial(block_q, s[s0 : s0 + nc], sn[s0 : s0 + nc],
                              out=buffer[: nr * nc].view(nr, nc))  # fmt: skip
             counts[q0 : q0 + nr] += (block <= limit).sum(dim=1)
-    return counts
+    return counts.cpu()

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganguard.devices import current_device, using
 from ganguard.errors import GanguardError
 from ganguard.metrics.feature_net import (
     FeatureNetSettings,
@@ -82,15 +83,22 @@ def evaluate(
     inception: bool = True,
     feature_settings: FeatureNetSettings | None = None,
     step: int | None = None,
+    device: str | None = "auto",
 ) -> UtilityResult:
     """Utility metrics of a run: `n` generated samples (default min(|H|, 2 000)) against H, and
     the real-vs-real floor, for the last checkpoint (or the kept one at `step`). Writes `out`
-    (default RUN_DIR/utility.json) atomically."""
+    (default RUN_DIR/utility.json) atomically. The generator and the feature networks run on
+    `device`."""
+    with using(device):
+        return _evaluate(run_dir, n, seed, out, kid_subsets, inception, feature_settings, step)
+
+
+def _evaluate(run_dir, n, seed, out, kid_subsets, inception, feature_settings, step):  # noqa: ANN001, ANN202
     from ganguard.data import load_run_data
     from ganguard.data.split import check_split
 
     started = time.perf_counter()
-    run = load_run(run_dir, step)
+    run = load_run(run_dir, step, current_device())
     ds = load_run_data(run.config.data)
     check_split(run.split, ds)
     split = run.split

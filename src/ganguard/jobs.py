@@ -1,9 +1,10 @@
 """Run a list of jobs, each in a folder of its own: one at a time, in local processes, or as Ray
 tasks. A sweep's runs and an audit's shadow models both go through `run_jobs`.
 
-`local` runs one job at a time, or `workers` processes with torch's threads split between them;
-`ray` makes each job a Ray task asking for `cpus_per_job` CPUs, run in a scratch folder on its
-worker and sent back as an archive, so workers need no shared file system (they need ganguard
+`local` runs one job at a time, or `workers` processes with torch's threads split between them
+(jobs on a GPU: each process owns one GPU, so `workers` is at most their count); `ray` makes each
+job a Ray task asking for `cpus_per_job` CPUs (and `gpus_per_job` GPUs), run in a scratch folder
+on its worker and sent back as an archive, so workers need no shared file system (they need ganguard
 and the data sets installed). A job is a picklable function of the folder it works in, returning
 a JSON-ready result.
 """
@@ -36,11 +37,15 @@ class Job:
 
 def run_jobs(jobs: list[Job], root: Path, executor: Executor = "local", workers: int = 1,
              address: str | None = None, cpus_per_job: int = 2,
-             report: Report | None = None) -> list[dict[str, Any]]:  # fmt: skip
+             report: Report | None = None,
+             gpus_per_job: float = 0) -> list[dict[str, Any]]:  # fmt: skip
     """Run every job in its folder under `root`; returns the results in the jobs' order. A job
-    whose worker dies gives {"status": "failed", "name": ..., "error": ...}."""
+    whose worker dies gives {"status": "failed", "name": ..., "error": ...}. `gpus_per_job` > 0:
+    the jobs train on CUDA (locally one GPU per worker process, seen there as `cuda`)."""
     if workers < 1:
         raise GanguardError("--workers must be at least 1")
+    if gpus_per_job < 0:
+        raise GanguardError("gpus_per_run must not be negative")
     if executor not in ("local", "ray"):
         raise GanguardError(f"--executor must be local or ray, not {executor!r}")
     root = Path(root)
@@ -56,27 +61,43 @@ def run_jobs(jobs: list[Job], root: Path, executor: Executor = "local", workers:
         for job in jobs:
             done(job.name, job.fn(root / job.name))
     elif executor == "local":
-        _local_pool(jobs, root, workers, done)
+        _local_pool(jobs, root, workers, done, gpus_per_job > 0)
     else:
-        _ray(jobs, root, address, cpus_per_job, done)
+        _ray(jobs, root, address, cpus_per_job, done, gpus_per_job)
     return [results[job.name] for job in jobs]
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, gpus: Any = None) -> None:
+    if gpus is not None:  # this process owns one GPU: set before CUDA starts in it
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get())
     import torch
 
     torch.set_num_threads(threads)
 
 
-def _local_pool(jobs: list[Job], root: Path, workers: int, done: Callable) -> None:
-    """`workers` processes, each with its share of the CPU cores as torch threads."""
+def _local_pool(jobs: list[Job], root: Path, workers: int, done: Callable,
+                on_gpus: bool = False) -> None:  # fmt: skip
+    """`workers` processes, each with its share of the CPU cores as torch threads (and, for
+    jobs on CUDA, a GPU of its own)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")  # no forked torch thread pools
+    gpus = None
+    if on_gpus:
+        from ganguard.devices import gpu_count
+
+        if workers > gpu_count():
+            raise GanguardError(f"--workers {workers}: on CUDA each worker takes a GPU of its "
+                                f"own, and this machine has {gpu_count()}")  # fmt: skip
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        ids = visible.split(",") if visible else [str(i) for i in range(gpu_count())]
+        gpus = context.Manager().Queue()
+        for index in range(workers):
+            gpus.put(ids[index])
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(threads,)) as pool:  # fmt: skip
+                             initargs=(threads, gpus)) as pool:  # fmt: skip
         futures = {pool.submit(job.fn, root / job.name): job for job in jobs}
         for future in as_completed(futures):
             done(futures[future].name, future.result())
@@ -105,7 +126,8 @@ def _unpack(archive: bytes, root: Path, name: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _ray(jobs: list[Job], root: Path, address: str | None, cpus: int, done: Callable) -> None:
+def _ray(jobs: list[Job], root: Path, address: str | None, cpus: int, done: Callable,
+         gpus: float = 0) -> None:  # fmt: skip
     try:
         import ray
     except ImportError:
@@ -122,7 +144,7 @@ def _ray(jobs: list[Job], root: Path, address: str | None, cpus: int, done: Call
         except (ConnectionError, RuntimeError, ValueError) as err:
             raise GanguardError(f"--executor ray: cannot reach Ray at {address}: {err}") from None
     try:
-        task = ray.remote(num_cpus=cpus)(_run_packed)
+        task = ray.remote(num_cpus=cpus, num_gpus=gpus)(_run_packed)
         futures = {task.remote(job, cpus): job for job in jobs}
         remaining = list(futures)
         while remaining:

@@ -130,6 +130,11 @@ class DPGANOptions(MethodOptions):
     delta: float | None = Field(None, gt=0, lt=1, description="δ; none: 1 / (10 n), n = |S|")
     max_grad_norm: float = Field(1.0, gt=0, description="per-sample clipping bound C")
     accountant: Literal["rdp", "prv"] = Field("rdp", description="Opacus' privacy accountant")
+    clipping: Literal["ghost", "per_sample"] = Field(
+        "ghost", description="how each record's gradient norm is found: ghost (Opacus's fast "
+        "gradient / ghost clipping: norms from activations and output gradients, a second "
+        "backward for the clipped sum, no per-sample gradient held) or per_sample (every "
+        "per-sample gradient materialised, then clipped); the same clipped sum and ε")  # fmt: skip
 
     @model_validator(mode="after")
     def _one_noise_source(self) -> DPGANOptions:

@@ -29,6 +29,7 @@ from safetensors.torch import load_file, save_file
 
 from ganguard.config import Config, config_differences, config_from_dict
 from ganguard.data.split import Split, load_split
+from ganguard.devices import resolve_device
 from ganguard.errors import GanguardError
 from ganguard.methods import Method, RandomStreams, method_class
 
@@ -71,7 +72,7 @@ def read_json(path: Path) -> Any:
 # -- run configs -------------------------------------------------------------------------------
 # Keys that may change when a run is resumed: they extend or re-time training, not its meaning.
 RESUMABLE_CHANGES = {"train.steps", "train.log_every", "train.checkpoint_every", "train.progress",
-                     "train.keep_checkpoints"}  # fmt: skip
+                     "train.keep_checkpoints", "device"}  # fmt: skip
 
 
 def read_run_config(run_dir: Path) -> Config:
@@ -146,7 +147,8 @@ def save_checkpoint(run_dir: Path, step: int, state: dict[str, Any], keep: int =
     tmp.mkdir()
     tensors: dict[str, torch.Tensor] = {}
     skeleton = split_tensors(state, "", tensors)
-    save_file(tensors, str(tmp / WEIGHTS))
+    # on the CPU, so that a run trained on one device resumes on any other
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS))
     write_json(tmp / STATE, {"format": "ganguard-checkpoint-1", "step": step, "state": skeleton})
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
@@ -188,10 +190,13 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 
 # -- a method and its state ---------------------------------------------------------------------
-def build_method(config: Config, shape: tuple[int, ...], n_classes: int = 0) -> Method:
-    """The untrained method of `config` for records of `shape` (and `n_classes` classes)."""
+def build_method(config: Config, shape: tuple[int, ...], n_classes: int = 0,
+                 device: str | torch.device | None = None) -> Method:  # fmt: skip
+    """The untrained method of `config` for records of `shape` (and `n_classes` classes), on
+    `device` (default: the config's)."""
     cls = method_class(config.method.name)
-    return cls(config.method, config, shape, RandomStreams(config.seed), n_classes=n_classes)
+    method = cls(config.method, config, shape, RandomStreams(config.seed), n_classes=n_classes)
+    return method.to(resolve_device(config.device if device is None else device))
 
 
 def method_state(method: Method) -> dict[str, Any]:
@@ -232,9 +237,11 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)  # the method's extra checkpoint state
 
 
-def load_run(run_dir: str | Path, step: int | None = None) -> Run:
+def load_run(run_dir: str | Path, step: int | None = None,
+             device: str | torch.device | None = "auto") -> Run:  # fmt: skip
     """Open a trained run for sampling or auditing: its config, split and last weights (or the
-    weights of the checkpoint at `step`, when kept: see train.keep_checkpoints)."""
+    weights of the checkpoint at `step`, when kept: see train.keep_checkpoints), on `device`
+    (whatever device it was trained on; None: the one its config names)."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise GanguardError(f"{run_dir} is not a run directory (no config.yaml)")
@@ -255,7 +262,7 @@ def load_run(run_dir: str | Path, step: int | None = None) -> Run:
     step, state = load_checkpoint(checkpoint)
     if "shape" not in state:
         raise GanguardError(f"checkpoint {checkpoint} does not record the data shape")
-    method = build_method(config, tuple(state["shape"]), int(state.get("n_classes", 0)))
+    method = build_method(config, tuple(state["shape"]), int(state.get("n_classes", 0)), device)
     load_method_state(method, state["method"], weights_only=True)
     return Run(run_dir, config, split, method, step, state["method"].get("extra", {}))
 

@@ -27,7 +27,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ganguard.attacks.base import Shadows, ThreatModel
-from ganguard.config import config_differences, config_from_dict
+from ganguard.config import DEVICE_PATTERN, config_differences, config_from_dict
+from ganguard.devices import job_device
 from ganguard.errors import GanguardError
 from ganguard.jobs import Job, run_jobs
 from ganguard.runs import Run, checkpoint_step, latest_checkpoint, load_run, read_json, write_json
@@ -51,6 +52,8 @@ class ShadowSettings(BaseModel):
     workers: int = Field(1, ge=1)  # local: shadows trained at a time
     address: str | None = None  # ray: the cluster
     cpus_per_job: int = Field(2, ge=1)  # ray: the CPUs of each shadow's task
+    gpus_per_job: float = Field(1.0, ge=0)  # ray, on CUDA: the GPUs of each shadow's task
+    device: str | None = Field(None, pattern=DEVICE_PATTERN)  # None: the audit's device
 
     @property
     def k(self) -> int:
@@ -102,11 +105,13 @@ def plan(n: int, reference: np.ndarray, candidates: np.ndarray, k: int, mode: st
     return population, inclusion
 
 
-def shadow_config(run: Run, settings: ShadowSettings, i: int) -> dict[str, Any]:
+def shadow_config(run: Run, settings: ShadowSettings, i: int,
+                  device: str = "cpu") -> dict[str, Any]:  # fmt: skip
     """Shadow i's config: the run's recipe, unconditional (it trains on records without labels),
-    its own seed, `settings.steps` steps when given, one checkpoint kept."""
+    its own seed, `settings.steps` steps when given, one checkpoint kept, on `device`."""
     raw = run.config.to_dict()
     raw["seed"] = run.config.seed + 1 + i
+    raw["device"] = device
     raw["model"] = {**raw["model"], "conditional": False}
     raw["train"] = {**raw["train"], "progress": False, "keep_checkpoints": 1}
     if settings.steps is not None:
@@ -147,7 +152,8 @@ def shadow_set(run: Run, reference: np.ndarray, candidates: np.ndarray, n_sample
         raise GanguardError("shadow models train on records of R: the run has none "
                             "(data.n_reference = 0)")  # fmt: skip
     population, inclusion = plan(n, reference, candidates, k, settings.mode, seed)
-    configs = [shadow_config(run, settings, i) for i in range(k)]
+    device, gpus = job_device(settings.device, settings.executor, settings.workers)
+    configs = [shadow_config(run, settings, i, device) for i in range(k)]
     manifest = {
         "format": FORMAT, "mode": settings.mode, "count": k, "seed": seed,
         "config": configs[0], "population": _fingerprint(population),
@@ -161,8 +167,10 @@ def shadow_set(run: Run, reference: np.ndarray, candidates: np.ndarray, n_sample
             for i in range(k)]  # fmt: skip
     report = (lambda r: print(f"  shadow {r['name']}: {r['status']}", flush=True)) if progress \
         else None  # fmt: skip
+    if gpus and settings.executor == "ray":
+        gpus = settings.gpus_per_job
     results = run_jobs(jobs, root, settings.executor, settings.workers, settings.address,
-                       settings.cpus_per_job, report)  # fmt: skip
+                       settings.cpus_per_job, report, gpus)  # fmt: skip
     failed = [r for r in results if r.get("status") != "ok"]
     if failed:
         raise GanguardError(f"shadow {failed[0]['name']} failed: {failed[0].get('error')}")
@@ -171,7 +179,7 @@ def shadow_set(run: Run, reference: np.ndarray, candidates: np.ndarray, n_sample
 
     def view(i: int) -> ThreatModel:
         if i not in loaded:
-            loaded[i] = load_run(root / jobs[i].name).method
+            loaded[i] = load_run(root / jobs[i].name, device=settings.device).method
         threat = ThreatModel.of_method(loaded[i], n_samples, seed + 2 + i)
         threat.reference = reference
         return threat
@@ -201,7 +209,8 @@ def _check_or_write(root: Path, manifest: dict[str, Any]) -> None:
         made_with = config_from_dict(found.get("config") or {}).to_dict()
     except GanguardError:
         made_with = found.get("config") or {}
-    changed = config_differences(made_with, manifest["config"])
+    # where the shadows trained does not change what they are
+    changed = [k for k in config_differences(made_with, manifest["config"]) if k != "device"]
     if changed:
         raise GanguardError(
             f"{root} holds shadows trained with another config ({changed[0]} differs): "

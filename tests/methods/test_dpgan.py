@@ -173,15 +173,21 @@ def test_a_step_leaves_no_per_sample_gradients_on_the_discriminator(tiny_config:
     assert D.state_dict().keys() == gan.modules["discriminator"].state_dict().keys()
 
 
-def test_the_generator_step_records_no_per_sample_gradients(tiny_config: dict) -> None:
-    """Per-sample gradients may only come from the members' backward pass: count them."""
-    method = method_for(dp_config(tiny_config))
+@pytest.mark.parametrize("clipping", ["ghost", "per_sample"])
+def test_the_generator_step_records_no_per_sample_gradients(tiny_config: dict,
+                                                            clipping: str) -> None:  # fmt: skip
+    """Per-sample gradients (or, with ghost clipping, their norms) may only come from the
+    members' backward pass: count them."""
+    method = method_for(dp_config(tiny_config, noise_multiplier=SIGMA, clipping=clipping))
     seen: list[int] = []
     dp = method.dp_optimizer
     original = dp.pre_step
 
     def counting_pre_step():  # noqa: ANN202
-        seen.append(len(dp.grad_samples[0]))
+        if clipping == "ghost":
+            seen.append(len(method.per_sample.per_sample_gradient_norms))
+        else:
+            seen.append(len(dp.grad_samples[0]))
         return original()
 
     dp.pre_step = counting_pre_step
@@ -199,8 +205,59 @@ def test_the_generator_step_records_no_per_sample_gradients(tiny_config: dict) -
     assert seen == real_sizes  # exactly one per-sample gradient per member drawn, none for fakes
 
 
-def test_poisson_batches_vary_in_size_and_may_be_empty(tiny_config: dict) -> None:
-    method = method_for(dp_config(tiny_config))
+# ε of the tiny config at σ = 1 (q = 1/4, δ = 1/640) at each logged step, and the σ chosen for
+# target_epsilon = 3 with the ε it spends: the values ganguard logged before ghost clipping
+# existed (per-sample clipping, Opacus 1.6), which the clipping mode must not change
+LOGGED_EPSILON = [3.27346593641863, 4.423641718715609, 5.352632642435586, 6.174502141762839]
+SIGMA_FOR_3, EPSILON_FOR_3 = 1.5478515625, 2.9974377665176304
+
+
+@pytest.mark.parametrize("clipping", ["ghost", "per_sample"])
+def test_epsilon_is_the_value_logged_before_ghost_clipping(tiny_config: dict, tmp_path: Path,
+                                                          clipping: str) -> None:  # fmt: skip
+    run = train(dp_config(tiny_config, noise_multiplier=SIGMA, clipping=clipping), tmp_path / "a")
+    assert [line["epsilon"] for line in metrics(tmp_path / "a")] == LOGGED_EPSILON
+    assert run.method.accountant.history == [(SIGMA, Q, 20)]
+    run = train(dp_config(tiny_config, target_epsilon=3.0, clipping=clipping), tmp_path / "b")
+    assert run.method.dp_optimizer.noise_multiplier == SIGMA_FOR_3
+    assert metrics(tmp_path / "b")[-1]["epsilon"] == EPSILON_FOR_3
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_ghost_clipping_gives_the_clipped_sum_of_per_sample_clipping(
+    tiny_config: dict, arch: str
+) -> None:
+    """Σ_i min(1, C/‖g_i‖) g_i, with a C small enough that every record is clipped: the same
+    sum, to float rounding, whichever way the norms were found."""
+    sums = {}
+    for clipping in ("ghost", "per_sample"):
+        config = dp_config(tiny_config, noise_multiplier=0.0, clipping=clipping, max_grad_norm=0.01)
+        shape = (1, 8, 8)
+        if arch == "dcgan":
+            config["model"].update(arch="dcgan", d_norm="group", depth=2, d_width=8, g_width=8)
+            shape = (1, 28, 28)
+        torch.manual_seed(0)  # the same members for both
+        method = method_for(config, shape=shape, n=32)
+        captured = []
+        add_noise = method.dp_optimizer.add_noise
+
+        def capture(dp=method.dp_optimizer, add_noise=add_noise, captured=captured) -> None:  # noqa: ANN001
+            captured.append([p.summed_grad.clone() for p in dp.params])
+            add_noise()
+
+        method.dp_optimizer.add_noise = capture
+        method.step()
+        sums[clipping] = captured[0]
+    for ghost, per_sample in zip(sums["ghost"], sums["per_sample"], strict=True):
+        assert per_sample.abs().max() > 0
+        torch.testing.assert_close(ghost, per_sample, rtol=1e-4, atol=1e-6)
+    total = torch.cat([g.flatten() for g in sums["ghost"]]).norm()
+    assert total <= 0.01 * 32 * 1.0001  # a sum of at most 32 vectors of norm ≤ C
+
+
+@pytest.mark.parametrize("clipping", ["ghost", "per_sample"])
+def test_poisson_batches_vary_in_size_and_may_be_empty(tiny_config: dict, clipping: str) -> None:
+    method = method_for(dp_config(tiny_config, noise_multiplier=SIGMA, clipping=clipping))
     sizes = [len(method.poisson_batch()[0]) for _ in range(400)]
     assert len(set(sizes)) > 5
     assert sum(sizes) / len(sizes) == pytest.approx(BATCH, rel=0.1)

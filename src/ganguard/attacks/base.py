@@ -76,13 +76,18 @@ class ThreatModel:
         for module in method.modules.values():
             module.eval()
         z = torch.randn(n_samples, method.z_dim, generator=torch.Generator().manual_seed(seed))
+
+        def generator(latent: torch.Tensor) -> torch.Tensor:
+            """G on the method's device, for latents on any device (differentiable)."""
+            return method.from_latent(latent.to(method.device)).to(latent.device)
+
         with torch.no_grad():
-            samples = torch.cat([method.from_latent(c) for c in z.split(2048)]).numpy()
+            samples = torch.cat([generator(c) for c in z.split(2048)]).numpy()
         return cls(
             samples=samples,
             samples_z=z.numpy(),
             discriminator=lambda x: method.score(torch.from_numpy(np.ascontiguousarray(x))).numpy(),
-            generator=Generator(fn=method.from_latent, z_dim=method.z_dim),
+            generator=Generator(fn=generator, z_dim=method.z_dim),
             seed=seed,
         )
 

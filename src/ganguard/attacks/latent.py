@@ -23,6 +23,7 @@ import torch
 from pydantic import Field, model_validator
 
 from ganguard.attacks.base import GENERATOR, Attack, AttackSettings, ThreatModel
+from ganguard.devices import current_device, resolve_device
 from ganguard.distances import nearest
 from ganguard.errors import GanguardError
 
@@ -38,7 +39,7 @@ class GanLeaksWBSettings(AttackSettings):
     lambda_z: float = Field(0.001, ge=0)
     batch_size: int = Field(256, ge=1)  # candidates per optimisation batch (rows: × restarts)
     seed: int | None = None  # random restarts; None: the threat model's seed
-    device: str = "cpu"
+    device: str | None = None  # where z is optimised; None: the audit's device
 
     @model_validator(mode="after")
     def _default_lr(self) -> GanLeaksWBSettings:
@@ -61,7 +62,8 @@ class GanLeaksWB(Attack):
 
     def fit(self, threat: ThreatModel) -> GanLeaksWB:
         super().fit(threat)
-        self.device = torch.device(self.settings["device"])
+        self.device = resolve_device(self.settings["device"]) if self.settings["device"] \
+            else current_device()  # fmt: skip
         self.z_dim = int(threat.generator.z_dim)
         self._pool = self._pool_z = self._pool_sq = None
         if threat.samples is not None and threat.samples_z is not None:
@@ -126,7 +128,7 @@ class GanLeaksWB(Attack):
             with torch.no_grad():
                 _, idx = nearest(target, self._pool, r, sample_norms=self._pool_sq)
                 idx = idx.reshape(len(target), -1)
-            z0[:, : idx.shape[1]] = self._pool_z[idx]
+            z0[:, : idx.shape[1]] = self._pool_z[idx.to(self.device)]
         return z0.reshape(-1, self.z_dim)
 
     def _minimise(

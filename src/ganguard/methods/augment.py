@@ -20,22 +20,24 @@ POLICIES = ("translation", "cutout")
 def translation(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
     n, _, h, w = x.shape
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    ty = torch.randint(-sh, sh + 1, (n, 1, 1), generator=generator)
-    tx = torch.randint(-sw, sw + 1, (n, 1, 1), generator=generator)
+    # drawn on the CPU (the method's streams live there), applied on x's device
+    ty = torch.randint(-sh, sh + 1, (n, 1, 1), generator=generator).to(x.device)
+    tx = torch.randint(-sw, sw + 1, (n, 1, 1), generator=generator).to(x.device)
     # index into a zero-padded copy: a shifted pixel that falls outside reads the zero border
-    rows = (torch.arange(h)[None, :, None] + ty + 1).clamp(0, h + 1)
-    cols = (torch.arange(w)[None, None, :] + tx + 1).clamp(0, w + 1)
+    rows = (torch.arange(h, device=x.device)[None, :, None] + ty + 1).clamp(0, h + 1)
+    cols = (torch.arange(w, device=x.device)[None, None, :] + tx + 1).clamp(0, w + 1)
     padded = F.pad(x, [1, 1, 1, 1]).permute(0, 2, 3, 1)  # (n, h+2, w+2, c)
-    batch = torch.arange(n)[:, None, None]
+    batch = torch.arange(n, device=x.device)[:, None, None]
     return padded[batch, rows, cols].permute(0, 3, 1, 2)
 
 
 def cutout(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
     n, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    top = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=generator) - ch // 2
-    left = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=generator) - cw // 2
-    ys, xs = torch.arange(h)[None, :, None], torch.arange(w)[None, None, :]
+    top = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=generator).to(x.device) - ch // 2
+    left = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=generator).to(x.device) - cw // 2
+    ys = torch.arange(h, device=x.device)[None, :, None]
+    xs = torch.arange(w, device=x.device)[None, None, :]
     inside = (ys >= top) & (ys < top + ch) & (xs >= left) & (xs < left + cw)
     return x * (~inside)[:, None].to(x.dtype)
 

@@ -122,6 +122,25 @@ class Method:
         self.reference_labels: torch.Tensor | None = None
         self.modules: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.device = torch.device("cpu")
+
+    def to(self, device: torch.device) -> Method:
+        """Move the networks (and their optimisers' state: Adam keeps it beside each parameter)
+        and the attached data to `device`. The random streams stay on the CPU, so a run draws
+        the same batches and latents on every device."""
+        self.device = torch.device(device)
+        for module in self.modules.values():
+            module.to(self.device)  # in place: the optimisers keep their parameters
+        for opt in self.optimizers.values():
+            for state in opt.state.values():
+                for key, value in state.items():
+                    if isinstance(value, torch.Tensor) and key != "step":
+                        state[key] = value.to(self.device)
+        on = lambda t: None if t is None else t.to(self.device)  # noqa: E731
+        self.members, self.reference = on(self.members), on(self.reference)
+        self.member_labels = on(self.member_labels)
+        self.reference_labels = on(self.reference_labels)
+        return self  # (built, then moved, then given its data: see runs.build_method and train)
 
     def attach_data(
         self,
@@ -134,9 +153,10 @@ class Method:
         their class labels when the run is conditional."""
         if self.conditional and (member_labels is None or reference_labels is None):
             raise GanguardError("a conditional run needs the class labels of S and R")
-        self.members, self.reference = members, reference
+        on = lambda t: None if t is None else t.to(self.device)  # noqa: E731
+        self.members, self.reference = on(members), on(reference)
         if self.conditional:
-            self.member_labels, self.reference_labels = member_labels, reference_labels
+            self.member_labels, self.reference_labels = on(member_labels), on(reference_labels)
 
     # -- what subclasses provide ------------------------------------------------------------
     def step(self) -> dict[str, float]:
@@ -203,12 +223,12 @@ class Method:
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`draw`, with the drawn records' labels (None when `labels` is None)."""
         n = n or self.config.train.batch_size
-        idx = torch.randint(len(data), (n,), generator=self.streams(stream))
+        idx = torch.randint(len(data), (n,), generator=self.streams(stream)).to(data.device)
         return data[idx], None if labels is None else labels[idx]
 
     def latent(self, n: int | None = None) -> torch.Tensor:
         n = n or self.config.train.batch_size
-        return torch.randn(n, self.z_dim, generator=self.streams("latent"))
+        return torch.randn(n, self.z_dim, generator=self.streams("latent")).to(self.device)
 
     def fake_labels(self, n: int | None = None) -> torch.Tensor | None:
         """Uniform class labels for a generated batch (own stream); None when unconditional, so
@@ -216,7 +236,8 @@ class Method:
         if not self.conditional:
             return None
         n = n or self.config.train.batch_size
-        return torch.randint(self.n_classes, (n,), generator=self.streams("fake_labels"))
+        labels = torch.randint(self.n_classes, (n,), generator=self.streams("fake_labels"))
+        return labels.to(self.device)
 
     def from_latent(self, z: torch.Tensor) -> torch.Tensor:
         """A sample as a function of its latent alone, as outsiders (sampling, white-box attacks)
@@ -256,14 +277,15 @@ class Method:
         with self.evaluating():
             for i in range(0, n, chunk):
                 z = torch.randn(min(chunk, n - i), self.z_dim, generator=generator)
+                z = z.to(self.device)
                 if not self.conditional:
-                    xs.append(self.generate(z))
+                    xs.append(self.generate(z).cpu())
                     continue
                 z, y = self.label_latent(z)
                 if label is not None:
                     y = torch.full_like(y, label)
-                xs.append(self.generate(z, y))
-                ys.append(y)
+                xs.append(self.generate(z, y).cpu())
+                ys.append(y.cpu())
         x = torch.cat(xs) if xs else torch.empty(0, *self.shape)
         if not self.conditional:
             return x, None
@@ -280,18 +302,19 @@ class Method:
         with self.evaluating():
             out = []
             for i in range(0, len(x), chunk):
-                rows = x[i : i + chunk]
+                rows = x[i : i + chunk].to(self.device)
                 if not self.conditional:
                     out.append(self.discriminator_logits(rows))
                 elif y is not None:
-                    out.append(self.discriminator_logits(rows, y[i : i + chunk]))
+                    out.append(self.discriminator_logits(rows, y[i : i + chunk].to(self.device)))
                 else:
                     per_class = [
-                        self.discriminator_logits(rows, torch.full((len(rows),), c))
+                        self.discriminator_logits(
+                            rows, torch.full((len(rows),), c, device=self.device))
                         for c in range(self.n_classes)
-                    ]
+                    ]  # fmt: skip
                     out.append(torch.stack(per_class).max(0).values)
-            return torch.cat(out)
+            return torch.cat(out).cpu()
 
     @contextlib.contextmanager
     def evaluating(self) -> Iterator[None]:

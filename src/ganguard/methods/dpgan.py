@@ -19,7 +19,12 @@ import torch.nn.functional as F
 from opacus import GradSampleModule
 from opacus.accountants import create_accountant
 from opacus.accountants.utils import get_noise_multiplier
+from opacus.grad_sample.grad_sample_module_fast_gradient_clipping import (
+    GradSampleModuleFastGradientClipping,
+)
 from opacus.optimizers import DPOptimizer
+from opacus.optimizers.optimizer_fast_gradient_clipping import DPOptimizerFastGradientClipping
+from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
 from opacus.validators import ModuleValidator
 from torch.nn.utils import parametrize
 
@@ -40,12 +45,21 @@ class DPGAN(GAN):
     def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003 - same signature as Method
         super().__init__(*args, **kwargs)
         check_supported(self.discriminator, self.config.model.spectral_norm)
-        # Hooks on D's layers compute per-sample gradients; self.discriminator stays the plain
-        # module, so its state_dict keys (and checkpoints) are the GAN's, without `_module.`.
-        # The losses are sums over records ("sum"): an empty Poisson batch then gives a zero
-        # loss instead of the NaN of an empty mean.
-        self.per_sample = GradSampleModule(self.discriminator, loss_reduction="sum")
-        self.dp_optimizer = DPOptimizer(
+        # Hooks on D's layers compute per-sample gradients (`per_sample`) or only their norms
+        # (`ghost`); self.discriminator stays the plain module, so its state_dict keys (and
+        # checkpoints) are the GAN's, without `_module.`. The losses are sums over records
+        # ("sum"): an empty Poisson batch then gives a zero loss instead of the NaN of an empty
+        # mean.
+        self.ghost = self.options.clipping == "ghost"
+        if self.ghost:
+            self.per_sample = GradSampleModuleFastGradientClipping(
+                self.discriminator, loss_reduction="sum",
+                max_grad_norm=self.options.max_grad_norm, use_ghost_clipping=True,
+            )  # fmt: skip
+        else:
+            self.per_sample = GradSampleModule(self.discriminator, loss_reduction="sum")
+        optimizer = GhostNoiseOnCPU if self.ghost else NoiseOnCPU
+        self.dp_optimizer = optimizer(
             self.optimizers["discriminator"],
             noise_multiplier=0.0,  # set in attach_data, once n (hence q and δ) is known
             max_grad_norm=self.options.max_grad_norm,
@@ -108,10 +122,15 @@ class DPGAN(GAN):
         # per-sample hooks, so each real record's gradient is clipped together with that of one
         # generated sample; that needs equal batch sizes, which Poisson sampling does not give.)
         dp.zero_grad(set_to_none=True)
-        loss_real = F.softplus(-D(self.d_input(real), y_real)).sum()
+        per_record = F.softplus(-D(self.d_input(real), y_real))
+        loss_real = per_record.detach().sum()
         with quiet_hook_warning():
-            loss_real.backward()
-        dp.pre_step()  # clip, sum, add N(0, σ²C²), divide by the expected batch size
+            if self.ghost:  # a backward for the norms, a second for Σ min(1, C/‖g_i‖) g_i
+                DPTensorFastGradientClipping(self.per_sample, dp, per_record, "sum").backward()
+            else:
+                per_record.sum().backward()
+        self.fill_missing_grads()
+        dp.pre_step()  # (clip,) sum, add N(0, σ²C²), divide by the expected batch size
         self.accountant.step(noise_multiplier=dp.noise_multiplier, sample_rate=self.sample_rate)
         with self.hooks_off():
             loss_fake = F.softplus(D(self.d_input(fake.detach()), y_fake)).mean()
@@ -128,10 +147,20 @@ class DPGAN(GAN):
         # E[Σ_B softplus(-d)] = q·n·E_S[softplus(-d)]: the objective DP-SGD follows, never NaN
         return {"loss_d": loss_real.item() / batch + loss_fake.item(), "loss_g": loss_g.item()}
 
+    def fill_missing_grads(self) -> None:
+        """An empty Poisson batch leaves no gradient: a zero one, for the noise to be added to
+        (a step on no records is still a step of the mechanism)."""
+        if not self.ghost:
+            return  # Opacus's per-sample path handles it
+        for p in self.discriminator.parameters():
+            if p.requires_grad and p.grad is None:
+                p.grad = torch.zeros_like(p)
+
     def poisson_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Each member independently with probability q: the sampling Opacus's accountants
         assume. The batch has a random size, possibly zero. With the labels (conditional)."""
         keep = torch.rand(len(self.members), generator=self.streams("members")) < self.sample_rate
+        keep = keep.to(self.members.device)
         labels = None if self.member_labels is None else self.member_labels[keep]
         return self.members[keep], labels
 
@@ -215,6 +244,30 @@ class DPGAN(GAN):
         self.dp_optimizer.noise_multiplier = float(state["noise_multiplier"])
         self.calibrated_steps = state["calibrated_steps"]
         self.cleared_steps = self.calibrated_steps or 0
+
+
+class CPUNoise:
+    """A mixin for Opacus's DP optimizers: the Gaussian noise drawn from the run's CPU stream
+    whatever device the discriminator is on (Opacus draws it on the gradient's device, which a
+    CPU generator cannot do): the same noise on every device, and on the CPU exactly Opacus's."""
+
+    def add_noise(self) -> None:
+        if all(p.summed_grad.device.type == "cpu" for p in self.params):
+            return super().add_noise()
+        std = self.noise_multiplier * self.max_grad_norm
+        for p in self.params:
+            g = p.summed_grad
+            noise = torch.normal(mean=0, std=std, size=g.shape, generator=self.generator,
+                                 dtype=g.dtype) if std > 0 else torch.zeros(g.shape, dtype=g.dtype)
+            p.grad = (g + noise.to(g.device)).view_as(p)
+
+
+class NoiseOnCPU(CPUNoise, DPOptimizer):
+    """DP-SGD on materialised per-sample gradients, noise from the CPU stream."""
+
+
+class GhostNoiseOnCPU(CPUNoise, DPOptimizerFastGradientClipping):
+    """DP-SGD on gradients already clipped by ghost clipping, noise from the CPU stream."""
 
 
 def check_supported(discriminator: torch.nn.Module, spectral_norm: bool) -> None:

@@ -37,6 +37,7 @@ def parts_of(
     members: torch.Tensor, labels: torch.Tensor | None, part_indices: list[torch.Tensor]
 ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
     """The records of each part, and their labels (None each when `labels` is None)."""
+    part_indices = [idx.to(members.device) for idx in part_indices]
     records = [members[idx] for idx in part_indices]
     return records, [None if labels is None else labels[idx] for idx in part_indices]
 

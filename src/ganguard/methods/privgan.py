@@ -111,7 +111,7 @@ class PrivGAN(Method):
 
         # D_p learns which generator made each sample
         generated = torch.cat(fakes)
-        origin = torch.arange(n).repeat_interleave(len(fakes[0]))
+        origin = torch.arange(n, device=generated.device).repeat_interleave(len(fakes[0]))
         with spectral_norm_once():
             loss_dp = F.cross_entropy(self.privacy_discriminator(generated.detach()), origin)
         update([self.optimizers["privacy_discriminator"]], loss_dp)

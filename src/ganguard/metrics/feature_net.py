@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ganguard.data import Dataset
+from ganguard.devices import current_device
 from ganguard.errors import GanguardError
 
 FORMAT = "ganguard-feature-net-1"
@@ -126,9 +127,12 @@ class FeatureNetwork:
             raise GanguardError(
                 f"the feature network takes records of shape {shape}, not {x.shape[1:]}"
             )
-        self.net.eval()
+        # trained on the CPU (one cached network for every machine), applied on the device
+        device = current_device()
+        self.net.eval().to(device)
         out = [
-            self.net.features(torch.from_numpy(x[i : i + chunk])) for i in range(0, len(x), chunk)
+            self.net.features(torch.from_numpy(x[i : i + chunk]).to(device)).cpu()
+            for i in range(0, len(x), chunk)
         ]
         if not out:
             return np.zeros((0, int(self.info["feature_dim"])))

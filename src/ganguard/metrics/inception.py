@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ganguard.devices import current_device
 from ganguard.errors import GanguardError
 from ganguard.metrics.fid import fid
 from ganguard.metrics.utility import Comparison, Figures, register
@@ -34,14 +35,17 @@ def inception_features(x: np.ndarray, model: torch.nn.Module, chunk: int = 32) -
     """Features of NCHW records in [-1, 1]: grey images get 3 channels, all are resized to
     299×299 (bilinear), the network's input size."""
     out = []
+    device = current_device()
+    model = model.to(device)
     for i in range(0, len(x), chunk):
         batch = torch.from_numpy(np.ascontiguousarray(x[i : i + chunk], dtype=np.float32))
+        batch = batch.to(device)
         if batch.shape[1] == 1:
             batch = batch.expand(-1, 3, -1, -1)
         elif batch.shape[1] != 3:
             raise GanguardError(f"Inception-v3 takes 1- or 3-channel images, not {batch.shape[1]}")
         batch = F.interpolate(batch, size=(299, 299), mode="bilinear", align_corners=False)
-        out.append(model(batch).reshape(len(batch), -1).double())
+        out.append(model(batch).reshape(len(batch), -1).double().cpu())
     return torch.cat(out).numpy()
 
 

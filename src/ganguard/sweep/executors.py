@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ganguard.config import Config, config_differences
+from ganguard.devices import job_device
 from ganguard.errors import GanguardError
 from ganguard.jobs import Executor, Job, Report, run_jobs
 from ganguard.runs import read_run_config, write_atomic
@@ -25,10 +26,18 @@ def run_sweep(
     workers: int = 1,
     address: str | None = None,
     report: Report | None = None,
+    device: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every unfinished run of `sweep`, then aggregate; returns every run's result."""
+    """Run every unfinished run of `sweep`, then aggregate; returns every run's result. Runs
+    train on `device` (None: each on its config's); on CUDA the local executor gives each
+    worker a GPU of its own and Ray asks `gpus_per_run` per task."""
     if workers < 1:
         raise GanguardError("--workers must be at least 1")
+    wanted = device or (sweep.runs[0].config.get("device", "auto") if sweep.runs else "cpu")
+    job_dev, gpus = job_device(wanted, executor, workers)
+    if gpus and executor == "ray":
+        gpus = sweep.settings.gpus_per_run
+    device = job_dev if (device is not None or gpus) else None
     runs = sweep.path / "runs"
     finished = {s.name for s in sweep.runs if _finished(runs / s.name)}
     for spec in sweep.runs:
@@ -54,8 +63,9 @@ def run_sweep(
             write_atomic(runs / spec.name / RESULT_FILE, json.dumps(result, indent=2) + "\n")
         report(result)
 
-    jobs = [Job(s.name, functools.partial(run_one, s, sweep.settings)) for s in specs.values()]
-    run_jobs(jobs, runs, executor, workers, address, sweep.settings.cpus_per_run, record)
+    jobs = [Job(s.name, functools.partial(run_one, s, sweep.settings, device))
+            for s in specs.values()]  # fmt: skip
+    run_jobs(jobs, runs, executor, workers, address, sweep.settings.cpus_per_run, record, gpus)
     return aggregate(sweep.path)
 
 
@@ -67,7 +77,9 @@ def _finished(run_dir: Path) -> bool:
 def _check_unchanged(run_dir: Path, config: Config) -> None:
     """A finished run is skipped only while the sweep file still describes it: an edited
     variant, grid or default would otherwise leave stale results under the new name."""
-    changed = config_differences(read_run_config(run_dir).to_dict(), config.to_dict())
+    # where a run trained does not change what it is
+    changed = [k for k in config_differences(read_run_config(run_dir).to_dict(), config.to_dict())
+               if k != "device"]  # fmt: skip
     if changed:
         raise GanguardError(
             f"sweep: {run_dir} was run with another {changed[0]} than the sweep file now gives; "

@@ -34,9 +34,11 @@ def read_result(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def run_one(spec: RunSpec, settings: SweepSettings, run_dir: Path) -> dict[str, Any]:
-    """Train, audit (along training and at the end) and evaluate one run in `run_dir`; its
-    result.json (the argument order lets an executor hand the folder last)."""
+def run_one(spec: RunSpec, settings: SweepSettings, device: str | None,
+            run_dir: Path) -> dict[str, Any]:  # fmt: skip
+    """Train, audit (along training and at the end) and evaluate one run in `run_dir`, on
+    `device` (None: its config's); its result.json (the argument order lets an executor hand
+    the folder last)."""
     run_dir = Path(run_dir)
     result_path = run_dir / RESULT_FILE
     previous = read_result(result_path)
@@ -44,7 +46,7 @@ def run_one(spec: RunSpec, settings: SweepSettings, run_dir: Path) -> dict[str, 
         return previous
     started = time.perf_counter()
     try:
-        result = _train_audit_evaluate(spec, run_dir, settings)
+        result = _train_audit_evaluate(spec, run_dir, settings, device)
     except Exception as err:  # a failed run is recorded and the sweep goes on
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         result = {
@@ -62,8 +64,9 @@ def run_one(spec: RunSpec, settings: SweepSettings, run_dir: Path) -> dict[str, 
     return result
 
 
-def _train_audit_evaluate(spec: RunSpec, run_dir: Path, s: SweepSettings) -> dict[str, Any]:
-    config = run_config(spec, s)
+def _train_audit_evaluate(spec: RunSpec, run_dir: Path, s: SweepSettings,
+                          device: str | None) -> dict[str, Any]:  # fmt: skip
+    config = run_config(spec, s, device)
     steps = config.train.steps
 
     resume = (run_dir / "config.yaml").exists()
@@ -73,7 +76,8 @@ def _train_audit_evaluate(spec: RunSpec, run_dir: Path, s: SweepSettings) -> dic
         train(config, run_dir, resume=resume, progress=False)
     measured = time.perf_counter() - t0
 
-    audit_args = {"k": s.audit_k, "n_per_class": s.n_per_class, "seed": 0}
+    audit_args = {"k": s.audit_k, "n_per_class": s.n_per_class, "seed": 0,
+                  "device": config.device}  # fmt: skip
     curve = []
     (run_dir / CURVE_DIR).mkdir(exist_ok=True)
     steps_kept = [checkpoint_step(d) for d in checkpoint_dirs(run_dir)]
@@ -83,10 +87,12 @@ def _train_audit_evaluate(spec: RunSpec, run_dir: Path, s: SweepSettings) -> dic
         a = audit(run_dir, attacks=s.curve_attacks, step=step, plots=False,
                   out=run_dir / CURVE_DIR / f"audit_{step:07d}.json", **audit_args)  # fmt: skip
         u = evaluate(run_dir, n=s.evaluate_n, kid_subsets=s.kid_subsets, inception=False,
-                     step=step, out=run_dir / CURVE_DIR / f"utility_{step:07d}.json")  # fmt: skip
+                     step=step, out=run_dir / CURVE_DIR / f"utility_{step:07d}.json",
+                     device=config.device)  # fmt: skip
         curve.append(curve_point(step, a, u))
     a = audit(run_dir, attacks=s.attacks, **audit_args)
-    u = evaluate(run_dir, n=s.evaluate_n, kid_subsets=s.kid_subsets, inception=False)
+    u = evaluate(run_dir, n=s.evaluate_n, kid_subsets=s.kid_subsets, inception=False,
+                 device=config.device)
     curve.append(curve_point(steps, a, u))
     return {
         "status": "ok",

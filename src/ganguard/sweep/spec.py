@@ -33,6 +33,7 @@ class SweepSettings(BaseModel):
     evaluate_n: int | None = Field(None, ge=2)  # generated samples for the utility metrics
     kid_subsets: int = Field(100, ge=1)
     cpus_per_run: int = Field(2, ge=1)  # the CPU request of each Ray task
+    gpus_per_run: float = Field(1.0, ge=0)  # the GPU request of each Ray task, runs on CUDA
 
 
 @dataclass
@@ -116,10 +117,13 @@ def expand(settings: SweepSettings) -> list[RunSpec]:
     return specs
 
 
-def run_config(spec: RunSpec, settings: SweepSettings) -> Config:
-    """The config a sweep trains `spec` with: the run's own, plus the curve's checkpoints."""
+def run_config(spec: RunSpec, settings: SweepSettings, device: str | None = None) -> Config:
+    """The config a sweep trains `spec` with: the run's own, plus the curve's checkpoints, on
+    `device` when given."""
     raw = copy.deepcopy(spec.config)
     raw["train"]["progress"] = False
+    if device is not None:
+        raw["device"] = device
     if settings.curve_points:
         raw["train"]["checkpoint_every"] = max(1, raw["train"]["steps"] // settings.curve_points)
         raw["train"]["keep_checkpoints"] = 0  # the curve audits every kept checkpoint
