@@ -1,13 +1,13 @@
-"""Cost of one training step of every method, as a ratio to the GAN's step (issue 4).
+"""Cost of one training step of every method, as a ratio to the GAN's step.
 
     python benchmarks/step_cost.py [--steps 60] [--warmup 10] [--config configs/demo.yaml]
                                    [--batches 64,256] [--devices cpu,cuda]
 
 Every method runs on the same networks and batch (the config's, with spectral normalisation off,
 since Opacus cannot train a spectrally normalised discriminator) and on the same mnist-5k split;
-the figure is the median wall time of `steps` steps after `warmup` steps. Targets: MEGAN ≤ 1.05x,
-MIMGAN ≤ 1.6x (one critic step per generator step), PAR-GAN and PrivGAN as their extra networks
-imply, DP-GAN as Opacus allows. Prints a table and saves it as JSON.
+the figure is the median wall time of `steps` steps after `warmup` steps, at each batch size and
+on each device. Targets: MEGAN ≤ 1.25x, MIMGAN ≤ 1.5x, DP-GAN ≤ 4x at batch 64, PAR-GAN and
+PrivGAN as their extra networks imply. Prints a table and saves it as JSON.
 """
 
 from __future__ import annotations
