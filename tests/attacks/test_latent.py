@@ -43,7 +43,7 @@ def test_settings_have_their_defaults() -> None:
         "lambda_z": 0.001,
         "batch_size": 256,
         "seed": None,
-        "device": "cpu",
+        "device": None,
     }
     assert GanLeaksWB(optimizer="lbfgs").settings["lr"] == 1.0
     for bad in ({"optimizer": "sgd"}, {"restarts": 0}, {"lr": -1.0}, {"batch_size": 0}):
