@@ -136,11 +136,14 @@ class Method:
                 for key, value in state.items():
                     if isinstance(value, torch.Tensor) and key != "step":
                         state[key] = value.to(self.device)
-        on = lambda t: None if t is None else t.to(self.device)  # noqa: E731
-        self.members, self.reference = on(self.members), on(self.reference)
-        self.member_labels = on(self.member_labels)
-        self.reference_labels = on(self.reference_labels)
+        self.members, self.reference = self.here(self.members), self.here(self.reference)
+        self.member_labels = self.here(self.member_labels)
+        self.reference_labels = self.here(self.reference_labels)
         return self  # (built, then moved, then given its data: see runs.build_method and train)
+
+    def here(self, t: torch.Tensor | None) -> torch.Tensor | None:
+        """`t` on the method's device (None stays None)."""
+        return None if t is None else t.to(self.device)
 
     def attach_data(
         self,
@@ -153,10 +156,10 @@ class Method:
         their class labels when the run is conditional."""
         if self.conditional and (member_labels is None or reference_labels is None):
             raise GanguardError("a conditional run needs the class labels of S and R")
-        on = lambda t: None if t is None else t.to(self.device)  # noqa: E731
-        self.members, self.reference = on(members), on(reference)
+        self.members, self.reference = self.here(members), self.here(reference)
         if self.conditional:
-            self.member_labels, self.reference_labels = on(member_labels), on(reference_labels)
+            self.member_labels = self.here(member_labels)
+            self.reference_labels = self.here(reference_labels)
 
     # -- what subclasses provide ------------------------------------------------------------
     def step(self) -> dict[str, float]:

@@ -129,7 +129,6 @@ class DPGAN(GAN):
                 DPTensorFastGradientClipping(self.per_sample, dp, per_record, "sum").backward()
             else:
                 per_record.sum().backward()
-        self.fill_missing_grads()
         dp.pre_step()  # (clip,) sum, add N(0, σ²C²), divide by the expected batch size
         self.accountant.step(noise_multiplier=dp.noise_multiplier, sample_rate=self.sample_rate)
         with self.hooks_off():
@@ -146,15 +145,6 @@ class DPGAN(GAN):
         self.optimizers["generator"].step()
         # E[Σ_B softplus(-d)] = q·n·E_S[softplus(-d)]: the objective DP-SGD follows, never NaN
         return {"loss_d": loss_real.item() / batch + loss_fake.item(), "loss_g": loss_g.item()}
-
-    def fill_missing_grads(self) -> None:
-        """An empty Poisson batch leaves no gradient: a zero one, for the noise to be added to
-        (a step on no records is still a step of the mechanism)."""
-        if not self.ghost:
-            return  # Opacus's per-sample path handles it
-        for p in self.discriminator.parameters():
-            if p.requires_grad and p.grad is None:
-                p.grad = torch.zeros_like(p)
 
     def poisson_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Each member independently with probability q: the sampling Opacus's accountants
