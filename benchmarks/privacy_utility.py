@@ -82,7 +82,9 @@ def stage_sweep(spec: dict[str, Any], stage: str, families: list[str] | None,
                     if not families or f in families for name in fam}  # fmt: skip
         return variants_sweep(spec, stage, variants, seeds or spec["screen"]["seeds"])
     chosen = choose_best(spec)
-    if families:
+    if families:  # a family of one setting needs no screen to choose it
+        chosen |= {f: next(iter(spec["families"][f])) for f in families
+                   if f not in chosen and len(spec["families"].get(f, ())) == 1}  # fmt: skip
         unknown = [f for f in families if f not in chosen]
         if unknown:
             raise SystemExit(f"no screened setting of {', '.join(unknown)}: run --stage "

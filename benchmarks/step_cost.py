@@ -1,6 +1,6 @@
 """Cost of one training step of every method, as a ratio to the GAN's step.
 
-    python benchmarks/step_cost.py [--steps 60] [--warmup 10] [--config configs/demo.yaml]
+    python benchmarks/step_cost.py [--steps 100] [--warmup 10] [--config configs/demo.yaml]
                                    [--batches 64,256] [--devices cpu,cuda]
 
 Every method runs on the same networks and batch (the config's, with spectral normalisation off,
@@ -46,17 +46,19 @@ def prepared(config, data: TrainingData, warmup: int):  # noqa: ANN001, ANN201
     return method
 
 
-def interleaved_medians(methods: dict, steps: int, rounds: int = 5) -> dict[str, float]:
-    """Median seconds per step, the methods taking turns so that drift in the machine's speed
-    (other work, frequency changes) is shared rather than charged to whichever ran last."""
+def interleaved_medians(methods: dict, steps: int, block: int = 10) -> dict[str, float]:
+    """Median over blocks of `block` consecutive steps of the seconds per step, the methods taking
+    turns block by block so that drift in the machine's speed (other work, frequency changes) is
+    shared rather than charged to whichever ran last. Blocks, not single steps: a term that runs
+    on every k-th step (k dividing `block`) is then charged in full, where the median of single
+    steps would be a step without it."""
     times: dict[str, list[float]] = {name: [] for name in methods}
-    per_round = max(1, steps // rounds)
-    for _ in range(rounds):
+    for _ in range(max(1, steps // block)):
         for name, method in methods.items():
-            for _ in range(per_round):
-                started = time.perf_counter()
+            started = time.perf_counter()
+            for _ in range(block):
                 method.step()
-                times[name].append(time.perf_counter() - started)
+            times[name].append((time.perf_counter() - started) / block)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -76,7 +78,7 @@ def measure(base, data, rows: list[str], device: str, steps: int, warmup: int) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(Path(__file__).parents[1] / "configs/demo.yaml"))
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--batches", default="64,256",
                         help="batch sizes; the first for every method, the others for the GAN "

@@ -174,7 +174,7 @@ def test_defaults_are_the_benchmarks_setting_and_null_keeps_the_step_batch() -> 
 
 
 def test_the_critic_sees_a_batch_of_its_own_size(tiny_config: dict, tmp_path: Path) -> None:
-    tiny_config["method"] = {"name": "megan", "lam": 5.0, "critic_batch": 48}
+    tiny_config["method"] = {"name": "megan", "lam": 5.0, "critic_batch": 48, "penalty_every": 1}
     tiny_config["train"]["steps"] = 1
     method = train(tiny_config, tmp_path / "run").method
     seen: list[tuple[int, ...]] = []

@@ -268,7 +268,8 @@ def test_mimgan_with_beta_zero_and_a_discriminator_term_is_megan_bit_for_bit(
 def test_the_discriminator_term_s_critic_sees_its_own_batch_size(
     tiny_config: dict, tmp_path: Path
 ) -> None:
-    tiny_config["method"] = {"name": "mimgan", "discriminator_lam": 5.0, "critic_batch": 40}
+    tiny_config["method"] = {"name": "mimgan", "discriminator_lam": 5.0, "critic_batch": 40,
+                             "penalty_every": 1}  # fmt: skip
     tiny_config["train"]["steps"] = 1
     method = train(tiny_config, tmp_path / "run").method
     seen: list[tuple[int, ...]] = []

@@ -45,9 +45,11 @@ class FanoPenalty:
     penultimate features), and λ · max(ln 2 − CE_ψ, 0) for ℓ_D. MIMGAN uses it too, to protect
     the discriminator its own penalty cannot reach."""
 
-    def __init__(self, method: GAN, lam: float, options: MEGANOptions) -> None:
-        """λ = `lam`; the critic and its batches as `options` (MEGAN's fano options) say."""
-        self.method, self.lam, self.options = method, lam, options
+    def __init__(self, method: GAN, lam: float, options: MEGANOptions, every: int = 1) -> None:
+        """λ = `lam`; the critic and its batches as `options` (MEGAN's fano options) say; the
+        term runs on every `every`-th step, weighted `every`·λ there."""
+        self.method, self.lam, self.options, self.every = method, lam, options, every
+        self.last_logs: dict[str, float] = {}  # what the steps in between report
         n_in = 1 if options.critic_input == "logit" else method.discriminator.feature_dim
         hidden = options.critic_hidden
         self.critic = seeded_init(
@@ -59,8 +61,13 @@ class FanoPenalty:
         """Put the critic and its optimizer among the method's (so checkpoints hold them)."""
         self.method.modules[key], self.method.optimizers[key] = self.critic, self.optimizer
 
-    def __call__(self, h_real: torch.Tensor, d_real: torch.Tensor, logs: dict) -> torch.Tensor:
+    def __call__(
+        self, h_real: torch.Tensor, d_real: torch.Tensor, logs: dict
+    ) -> torch.Tensor | float:
         m, D, opt = self.method, self.method.discriminator, self.options
+        if not m.penalty_due(self.every):
+            logs.update(self.last_logs)
+            return 0.0
         if opt.critic_batch is not None:  # a member batch of the critic's own size, own stream
             n = opt.critic_batch
             mem, y_mem = m.draw_labelled(m.members, m.member_labels, "critic_members", n)
@@ -76,9 +83,9 @@ class FanoPenalty:
             self.critic, self.optimizer, opt.critic_steps, on_members, on_reference
         )
         leak = torch.clamp(LN2 - ce, min=0.0)  # lower bound on I(M; Y) = ln 2 - H(M | Y)
-        logs["critic_ce"] = ce.item()
-        logs["mi_bound"] = leak.item()
-        return self.lam * leak
+        self.last_logs = {"critic_ce": ce.item(), "mi_bound": leak.item()}
+        logs.update(self.last_logs)
+        return self.every * self.lam * leak
 
 
 def fano_cross_entropy(critic: nn.Module, optimizer: torch.optim.Optimizer, steps: int,
@@ -102,7 +109,7 @@ class MEGAN(GAN):
         super().__init__(*args, **kwargs)
         opt = self.options
         if opt.mode == "fano":
-            self.fano = FanoPenalty(self, opt.lam, opt)
+            self.fano = FanoPenalty(self, opt.lam, opt, every=opt.penalty_every)
             self.fano.register("critic")
 
     def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002

@@ -138,8 +138,9 @@ class MIMGAN(GAN):
         self.fano = None
         if opt.discriminator_lam > 0:
             megan = MEGANOptions(critic_batch=opt.critic_batch)
-            self.fano = FanoPenalty(self, opt.discriminator_lam, megan)
+            self.fano = FanoPenalty(self, opt.discriminator_lam, megan, every=opt.penalty_every)
             self.fano.register("membership_critic")
+        self.last_mi: dict[str, float] = {}  # what the steps in between report
 
     def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
         if len(reference) == 0:
@@ -183,10 +184,14 @@ class MIMGAN(GAN):
     def discriminator_penalty(self, h_real, d_real, d_fake, logs):  # noqa: ANN001, ANN201
         return 0.0 if self.fano is None else self.fano(h_real, d_real, logs)
 
-    def generator_penalty(self, fake: torch.Tensor, logs: dict) -> torch.Tensor:
+    def generator_penalty(self, fake: torch.Tensor, logs: dict) -> torch.Tensor | float:
         opt = self.options
+        if not self.penalty_due(opt.penalty_every):
+            logs.update(self.last_mi)
+            return 0.0
         on_members, on_reference = self.leakage_inputs(fake)
         self.update_critic(on_members, on_reference)  # detaches: the critic sees fake.detach()
         mi = leakage_estimate(self.critic, on_members, on_reference, opt.estimator)
-        logs["mi"] = mi.item()
-        return opt.beta * torch.clamp(mi, min=0.0)
+        self.last_mi = {"mi": mi.item()}
+        logs.update(self.last_mi)
+        return opt.penalty_every * opt.beta * torch.clamp(mi, min=0.0)
