@@ -36,8 +36,11 @@ from typing import Any
 
 import yaml
 
+from ganguard.config import config_from_dict
 from ganguard.errors import GanguardError
 from ganguard.sweep import Sweep, SweepSettings, aggregate, collect, expand, run_sweep
+from ganguard.sweep.pipeline import weights
+from ganguard.sweep.tables import results_markdown, rows_csv
 from ganguard.tables import markdown, number
 
 HERE = Path(__file__).resolve().parent
@@ -295,18 +298,72 @@ def committed_rows(stage: str) -> list[dict[str, Any]]:
         return list(csv.DictReader(f))
 
 
+def typed(value: str) -> Any:
+    """A committed CSV cell back as what the row held: None, a bool, an int, a float or text."""
+    if value == "":
+        return None
+    if value in ("True", "False"):
+        return value == "True"
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def with_committed(stage: str, spec: dict[str, Any],
+                   results: list[dict[str, Any]]) -> list[dict[str, Any]]:  # fmt: skip
+    """`results` (the runs finished on this machine) and every committed row of the stage that
+    they do not replace, in the file's order: rerunning a slice on a clean clone updates the
+    committed tables rather than cutting them down to the slice. A committed row gets its curve
+    from the committed JSON and `weights` against today's defaults (its options as the file
+    gives them, which pin what it ran)."""
+    path = RESULTS / f"privacy_utility_{stage}.csv"
+    if not path.exists():
+        return results
+    meta_path = RESULTS / f"privacy_utility_{stage}.json"
+    curves = json.loads(meta_path.read_text()).get("curves", {}) if meta_path.exists() else {}
+    here = {r.get("name") for r in results}
+    kept = []
+    for row in committed_rows(stage):
+        if row["run"] in here:
+            continue
+        row = {k: typed(v) for k, v in row.items()}
+        row["weights"] = todays_weights(spec, stage, row)
+        kept.append({"status": "ok", "name": row["run"], "variant": row["variant"], "row": row,
+                     "curve": curves.get(row["run"], []), "committed": True})  # fmt: skip
+    key = run_order(spec)
+    return sorted(results + kept, key=lambda r: key(r.get("name", "")))
+
+
+def todays_weights(spec: dict[str, Any], stage: str, row: dict[str, Any]) -> str | None:
+    """A committed row's options that differ from today's defaults (its recorded `weights` if
+    the file no longer has its setting)."""
+    group = row["group"]
+    try:
+        if stage == "screen":
+            changes = screen_changes(spec, group)
+        else:
+            changes = confirm_changes(spec, *group.split("_", 1))
+        (run,) = variants_sweep(spec, stage, {group: changes}, [int(row["seed"])]).runs
+        return weights(config_from_dict(run.config)) or None
+    except (KeyError, TypeError, ValueError, GanguardError):
+        return row["weights"]
+
+
 # -- writing the committed results ---------------------------------------------------------------
 def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float | None,
                   workers: int = 1) -> None:  # fmt: skip
     folder = WORK / stage
-    results = aggregate(folder, run_order(spec))
+    results = with_committed(stage, spec, aggregate(folder, run_order(spec)))
     fam = family_of(spec)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / f"privacy_utility_{stage}"
-    for suffix in (".csv", ".md"):
-        text = (folder / f"results{suffix}").read_text()
-        Path(f"{stem}{suffix}").write_text(text)
     rows = [r["row"] for r in results if r.get("status") == "ok"]
+    failed = [r for r in results if r.get("status") != "ok"]
+    Path(f"{stem}.csv").write_text(rows_csv(rows))
+    Path(f"{stem}.md").write_text(results_markdown(rows, failed))
     if rows:
         Path(f"{stem}_endpoints.png").write_bytes(endpoints_png(rows, fam, stage))
     Path(f"{stem}_curves.png").write_bytes(frontier_png(results, fam, f"{stage}: along training"))
@@ -322,15 +379,25 @@ def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float
     ok = [r for r in results if r.get("status") == "ok"]
     meta["runs_ok"] = len(ok)
     # each run's curve, so that the plots can be redrawn from the committed files alone
-    meta["curves"] = {r["name"]: [{k: p[k] for k in ("step", "fid", "best_auc")}
-                                  for p in curve_points(r)] for r in ok}  # fmt: skip
+    meta["curves"] = {r["name"]: [{k: p[k] for k in ("step", "fid", "best_auc", "best_auc_ci")
+                                   if k in p} for p in curve_points(r)] for r in ok}  # fmt: skip
     meta["runs_failed"] = len(results) - len(ok)
     meta["train_seconds"] = round(sum(r["row"]["train_seconds"] for r in ok), 1)
     meta["run_seconds"] = round(sum(r.get("seconds", 0) for r in ok), 1)
     if stage == "screen":
         meta["chosen"] = choose_best(spec)
-    else:
-        meta["matched"] = matched(results, fam, list(spec["confirm"]["data"]))
+    else:  # committed runs whose curves predate their intervals keep their committed entry
+        complete = [r for r in results if all("best_auc_ci" in p for p in curve_points(r))]
+        computed = matched(complete, fam, list(spec["confirm"]["data"]))
+        done = {(m["data"], m["setting"]) for m in computed}
+        data_rank = {d: i for i, d in enumerate(spec["confirm"]["data"])}
+        setting_rank = {s: i for i, s in enumerate(fam)}
+        kept = [m for m in meta.get("matched", []) if (m["data"], m["setting"]) not in done]
+        meta["matched"] = sorted(
+            computed + kept,
+            key=lambda m: (data_rank.get(m["data"], len(data_rank)),
+                           setting_rank.get(m["setting"], len(setting_rank))),
+        )  # fmt: skip
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
 
     if stage == "confirm":

@@ -1,13 +1,15 @@
 """Cost of one training step of every method, as a ratio to the GAN's step.
 
-    python benchmarks/step_cost.py [--steps 100] [--warmup 10] [--config configs/demo.yaml]
+    python benchmarks/step_cost.py [--steps 160] [--warmup 10] [--config configs/demo.yaml]
                                    [--batches 64,256] [--devices cpu,cuda]
 
 Every method runs on the same networks and batch (the config's, with spectral normalisation off,
 since Opacus cannot train a spectrally normalised discriminator) and on the same mnist-5k split;
-the figure is the median wall time of `steps` steps after `warmup` steps, at each batch size and
-on each device. Targets: MEGAN ≤ 1.25x, MIMGAN ≤ 1.5x, DP-GAN ≤ 4x at batch 64, PAR-GAN and
-PrivGAN as their extra networks imply. Prints a table and saves it as JSON.
+the figure is the median over blocks of 16 consecutive steps of the wall time per step, `steps`
+steps after `warmup` steps, at each batch size and on each device (blocks: MEGAN's and MIMGAN's
+critics draw their batches on every 8th step, and a block charges those steps in full).
+Targets: MEGAN ≤ 1.25x, MIMGAN ≤ 1.5x, DP-GAN ≤ 4x at batch 64, PAR-GAN and PrivGAN as their
+extra networks imply. Prints a table and saves it as JSON.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def prepared(config, data: TrainingData, warmup: int):  # noqa: ANN001, ANN201
     return method
 
 
-def interleaved_medians(methods: dict, steps: int, block: int = 10) -> dict[str, float]:
+def interleaved_medians(methods: dict, steps: int, block: int = 16) -> dict[str, float]:
     """Median over blocks of `block` consecutive steps of the seconds per step, the methods taking
     turns block by block so that drift in the machine's speed (other work, frequency changes) is
     shared rather than charged to whichever ran last. Blocks, not single steps: a term that runs
@@ -78,7 +80,7 @@ def measure(base, data, rows: list[str], device: str, steps: int, warmup: int) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(Path(__file__).parents[1] / "configs/demo.yaml"))
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=160)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--batches", default="64,256",
                         help="batch sizes; the first for every method, the others for the GAN "

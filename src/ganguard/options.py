@@ -85,12 +85,12 @@ class MEGANOptions(MethodOptions):
         256, ge=1, description="fano mode: members and reference records per step that the "
         "critic and the penalty see (members on a stream of their own); none: the step's own "
         "member batch and as many reference records")  # fmt: skip
-    # 5: the term costs about 1.1 GAN steps wherever it runs; every 5th step brings MEGAN under
-    # 1.25 x the GAN's step with its privacy unchanged (benchmarks/README.md, "Cost of a step")
-    penalty_every: int = Field(
-        5, ge=1, description="fano mode: the critic's update and the penalty run on every k-th "
-        "step only, weighted k·λ there, so that λ is their weight per step on average (1: "
-        "every step)")  # fmt: skip
+    # 8: the critic's batches cost D about a GAN step; on every 8th step they bring MEGAN under
+    # 1.25 x the GAN's step, MIMGAN under 1.5 x (benchmarks/README.md, "Cost of a training step")
+    critic_every: int = Field(
+        8, ge=1, description="fano mode: the critic's batches are drawn and the critic trained on "
+        "every k-th step; the steps in between weigh the step's own member batch against the "
+        "reference records the critic saw last (1: fresh batches every step)")  # fmt: skip
 
 
 class MIMGANOptions(MethodOptions):
@@ -122,10 +122,10 @@ class MIMGANOptions(MethodOptions):
     critic_batch: int | None = Field(
         256, ge=1, description="MEGAN's critic_batch for that term (none: the step's own member "
         "batch)")  # fmt: skip
-    penalty_every: int = Field(
-        5, ge=1, description="both terms (the leakage critic's update and β's penalty on G, the "
-        "fano term on D) run on every k-th step only, weighted k·β and k·λ_D there (1: every "
-        "step)")  # fmt: skip
+    critic_every: int = Field(
+        8, ge=1, description="both critics' batches are drawn and the critics trained on every "
+        "k-th step; the steps in between measure the step's samples (β) and member batch (λ_D) "
+        "against the batches drawn last (1: fresh batches every step)")  # fmt: skip
 
 
 class DPGANOptions(MethodOptions):

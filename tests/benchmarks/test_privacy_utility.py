@@ -89,8 +89,8 @@ def test_a_clean_clone_confirms_with_the_committed_choice(
     with pytest.raises(SystemExit, match="no screened setting of nope"):
         bench.stage_sweep(spec, "confirm", ["nope"], [0], None)
     # a family of one setting needs no screen: the confirm stage takes that setting
-    (run,) = bench.stage_sweep(spec, "confirm", ["megan-every5"], [0], ["mnist-5k-n500"]).runs
-    assert run.name == "mnist-5k-n500_megan-fano-l50-sn-r3000-features-cb256-every5_seed0"
+    (run,) = bench.stage_sweep(spec, "confirm", ["megan-ce8"], [0], ["mnist-5k-n500"]).runs
+    assert run.name == "mnist-5k-n500_megan-fano-l50-sn-r3000-features-cb256-ce8_seed0"
 
 
 def test_the_committed_choice_has_one_setting_of_each_family(bench: ModuleType) -> None:
@@ -162,7 +162,7 @@ def test_a_changed_default_does_not_change_a_setting(
 
 
 # method options added after the committed rows ran, with the value that does what they did
-ADDED_SINCE = ("clipping=per_sample", "penalty_every=1")
+ADDED_SINCE = ("clipping=per_sample", "critic_every=1")
 
 
 @pytest.mark.parametrize("stage", ["screen", "confirm"])
@@ -204,3 +204,36 @@ def test_a_refused_sweep_is_a_one_line_error_and_exit_2(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: sweep: runs/x was run with another")
     assert not (tmp_path / "results").exists()  # nothing written
+
+
+@pytest.mark.parametrize("stage", ["screen", "confirm"])
+def test_a_slice_rerun_keeps_the_committed_rows_it_does_not_replace(
+    bench: ModuleType, stage: str
+) -> None:
+    """Rebuilding the tables from a slice (a clean clone has no other runs) writes every committed
+    row back cell for cell, except `weights`, which follows today's defaults; a run of the slice
+    replaces the committed row of the same name."""
+    spec = bench.load_spec()
+    committed = _committed_rows(stage)
+    merged = bench.with_committed(stage, spec, [])
+    assert [r["name"] for r in merged] == [r["run"] for r in committed]
+    text = bench.rows_csv([r["row"] for r in merged])
+    rebuilt = list(csv.DictReader(text.splitlines()))
+    assert [list(r) for r in rebuilt] == [list(r) for r in committed]
+    changed = [(r["run"], k) for r, c in zip(rebuilt, committed, strict=True) for k in r
+               if k != "weights" and r[k] != c[k]]  # fmt: skip
+    assert not changed
+    first = committed[0]
+    fresh = {"status": "ok", "name": first["run"], "variant": first["variant"],
+             "row": {**first, "fid": 1.0}, "curve": []}  # fmt: skip
+    merged = bench.with_committed(stage, spec, [fresh])
+    assert len(merged) == len(committed) and merged[0] is fresh
+
+
+def test_committed_weights_follow_today_s_defaults(bench: ModuleType) -> None:
+    """A committed MEGAN row that ran both terms every step says so once the default moved."""
+    spec = bench.load_spec()
+    rows = {r["name"]: r["row"] for r in bench.with_committed("confirm", spec, [])}
+    row = rows["mnist-5k-n500_megan-public-r20000-cb256_seed0"]
+    assert row["weights"] == "critic_every=1"
+    assert "critic_every" not in row["options"]  # as it ran, before the option existed

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import method_on_split
 from torch import nn
 
 from ganguard.config import config_from_dict
@@ -122,6 +123,8 @@ MEGAN_LAM0 = {
     "entropy_all": {"name": "megan", "lam": 0.0, "mode": "entropy", "entropy_on": "all"},
     "fano_own_batch": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_batch": 48},
     "fano_step_batch": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_batch": None},
+    "fano_every_step": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_every": 1},
+    "fano_every_3rd": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_every": 3},
 }
 
 
@@ -167,14 +170,14 @@ def test_megan_fano_needs_reference_records(tiny_config: dict, tmp_path: Path) -
 def test_defaults_are_the_benchmarks_setting_and_null_keeps_the_step_batch() -> None:
     opt = config_from_dict({"method": {"name": "megan"}}).method
     assert (opt.mode, opt.lam, opt.critic_input) == ("fano", 50.0, "features")
-    assert opt.critic_batch == 256
+    assert opt.critic_batch == 256 and opt.critic_every == 8
     # the benchmark's older settings pin null (the step's own batch) to stay what they ran
     pinned = config_from_dict({"method": {"name": "megan", "critic_batch": None}}).method
     assert pinned.critic_batch is None
 
 
 def test_the_critic_sees_a_batch_of_its_own_size(tiny_config: dict, tmp_path: Path) -> None:
-    tiny_config["method"] = {"name": "megan", "lam": 5.0, "critic_batch": 48, "penalty_every": 1}
+    tiny_config["method"] = {"name": "megan", "lam": 5.0, "critic_batch": 48, "critic_every": 1}
     tiny_config["train"]["steps"] = 1
     method = train(tiny_config, tmp_path / "run").method
     seen: list[tuple[int, ...]] = []
@@ -189,3 +192,81 @@ def test_a_removed_option_is_one_line_that_says_so(key: str) -> None:
     with pytest.raises(GanguardError, match=rf"^config key method\.{key}: removed: ") as info:
         config_from_dict({"method": {"name": "megan", key: 0.5}})
     assert "\n" not in str(info.value)
+
+
+# -- the term on every k-th step ------------------------------------------------------------------
+
+
+def test_the_critic_draws_its_batches_and_learns_on_every_kth_step(
+    tiny_config: dict, tmp_path: Path
+) -> None:
+    tiny_config["method"] = {"name": "megan", "lam": 5.0, "critic_every": 3}
+    tiny_config["train"]["steps"] = 1
+    method = train(tiny_config, tmp_path / "run").method  # its first step drew them
+    drawn: list[int] = []
+    learnt: list[int] = []
+    draw = method.draw_labelled
+
+    def recording_draw(data, labels, stream, n=None):  # noqa: ANN001, ANN202
+        if stream == "reference":
+            drawn.append(method.steps_done)
+        return draw(data, labels, stream, n)
+
+    method.draw_labelled = recording_draw
+    method.fano.optimizer.register_step_post_hook(lambda *_: learnt.append(method.steps_done))
+    for _ in range(8):
+        method.step()
+    assert drawn == learnt == [3, 6]  # of steps 1..8 after the first: the 4th and the 7th
+
+
+def test_in_between_the_penalty_reads_the_step_s_members_against_the_last_reference_batch(
+    tiny_config: dict,
+) -> None:
+    """CE on a step in between is the critic's cross-entropy of the step's members (gradient
+    reaching D) against the reference features of the last critic batch, weighted λ as on the
+    critic's steps."""
+    method = method_on_split(tiny_config, {"name": "megan", "lam": 5.0, "critic_every": 3})
+    fano, D = method.fano, method.discriminator
+    seen: dict = {}
+    batches = fano.critic_batches
+    fano.critic_batches = lambda h, d: seen.setdefault("batches", batches(h, d))
+    h = D.features(method.members[:16])
+    logs: dict = {}
+    due = fano(h, D.head(h), logs)  # step 0: the critic's batches and its update
+    assert due.requires_grad and set(logs) == {"critic_ce", "mi_bound"}
+    method.steps_done = 1
+    h = D.features(method.members[16:40])
+    logs = {}
+    between = fano(h, D.head(h), logs)
+    reference = seen["batches"][1].detach()
+    ce = membership_cross_entropy(fano.critic, h, reference)
+    assert logs["critic_ce"] == pytest.approx(ce.item(), rel=1e-6)
+    assert between.item() == pytest.approx(5.0 * max(LN2 - ce.item(), 0.0), abs=1e-5)
+    if between.item() > 0:  # the gradient reaches D through the members
+        D.zero_grad()
+        between.backward()
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in D.parameters())
+
+
+def test_megan_resumes_bit_exact_between_its_terms_steps(
+    tiny_config: dict, tmp_path: Path
+) -> None:
+    """Halves of 10 steps with the critic's batches every 3rd: the count of steps and the last
+    batch's reference half of CE are in the checkpoint, so the resumed half goes on as the
+    straight run (step 10 is a step in between)."""
+    import copy
+
+    from safetensors.torch import load_file
+
+    from ganguard.runs import latest_checkpoint
+
+    tiny_config["method"] = {"name": "megan", "lam": 5.0, "critic_every": 3}
+    train(tiny_config, tmp_path / "straight")
+    halves = copy.deepcopy(tiny_config)
+    halves["train"]["steps"] = 10
+    train(halves, tmp_path / "halves")
+    assert train(tiny_config, tmp_path / "halves", resume=True).method.steps_done == 20
+    a = load_file(str(latest_checkpoint(tmp_path / "straight") / "weights.safetensors"))
+    b = load_file(str(latest_checkpoint(tmp_path / "halves") / "weights.safetensors"))
+    assert a.keys() == b.keys()
+    assert not [k for k in a if k.startswith("/method/") and not torch.equal(a[k], b[k])]

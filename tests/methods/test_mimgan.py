@@ -269,7 +269,7 @@ def test_the_discriminator_term_s_critic_sees_its_own_batch_size(
     tiny_config: dict, tmp_path: Path
 ) -> None:
     tiny_config["method"] = {"name": "mimgan", "discriminator_lam": 5.0, "critic_batch": 40,
-                             "penalty_every": 1}  # fmt: skip
+                             "critic_every": 1}  # fmt: skip
     tiny_config["train"]["steps"] = 1
     method = train(tiny_config, tmp_path / "run").method
     seen: list[tuple[int, ...]] = []
@@ -294,7 +294,8 @@ def test_mimgan_with_positive_beta_changes_the_generator_and_logs_mi(
 def test_mimgan_resumes_bit_exact_with_its_critics(
     tiny_config: dict, tmp_path: Path
 ) -> None:
-    tiny_config["method"] = dict(MIM_ON)
+    """With its terms every 3rd step: halves of 10 steps resume mid-cycle."""
+    tiny_config["method"] = {**MIM_ON, "critic_every": 3}
     train(tiny_config, tmp_path / "straight")
     halves = copy.deepcopy(tiny_config)
     halves["train"]["steps"] = 10
@@ -318,9 +319,9 @@ def test_options_have_documented_defaults_and_are_validated() -> None:
         0.1, 0.05, "dv", 1, "pixels",
     )  # fmt: skip
     assert (opt.critic_hidden, opt.critic_lr) == (32, 1e-3)
-    assert opt.discriminator_lam == 50.0 and opt.critic_batch == 256
+    assert opt.discriminator_lam == 50.0 and opt.critic_batch == 256 and opt.critic_every == 8
     for key, bad in [("tau", 0), ("beta", -1), ("estimator", "js"), ("critic_steps", 0),
-                     ("critic_batch", 0), ("unknown", 1)]:  # fmt: skip
+                     ("critic_batch", 0), ("critic_every", 0), ("unknown", 1)]:  # fmt: skip
         with pytest.raises(GanguardError, match=f"method.{key}"):
             config_from_dict({"method": {"name": "mimgan", key: bad}})
 
@@ -342,3 +343,53 @@ def test_mimgan_needs_reference_records(tiny_config: dict, tmp_path: Path) -> No
     with pytest.raises(GanguardError, match="n_reference"):
         train(tiny_config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_both_critics_draw_and_learn_on_the_same_kth_steps(tiny_config: dict) -> None:
+    """The leakage critic and the discriminator term's critic draw their batches and take their
+    updates on every k-th step (the first included), and on those only."""
+    from helpers import method_on_split
+
+    method = method_on_split(tiny_config, {**MIM_ON, "critic_every": 4})
+    drawn: dict[str, list[int]] = {}
+    draw = method.draw_labelled
+
+    def recording_draw(data, labels, stream, n=None):  # noqa: ANN001, ANN202
+        drawn.setdefault(stream, []).append(method.steps_done)
+        return draw(data, labels, stream, n)
+
+    method.draw_labelled = recording_draw
+    learnt: dict[str, list[int]] = {"mim_critic": [], "membership_critic": []}
+    for key, steps in learnt.items():
+        method.optimizers[key].register_step_post_hook(
+            lambda *_, steps=steps: steps.append(method.steps_done))
+    for _ in range(9):
+        method.step()
+    for stream in ("mim_members", "mim_reference", "critic_members", "reference"):
+        assert drawn[stream] == [0, 4, 8], stream
+    assert learnt == {"mim_critic": [0, 4, 8], "membership_critic": [0, 4, 8]}
+
+
+def test_in_between_the_samples_are_measured_against_the_last_batches(tiny_config: dict) -> None:
+    """β · max(Î, 0) on a step in between: Î of the critic as it is, with δ of the last batches'
+    members and reference records to the step's samples; the gradient reaches the samples."""
+    from helpers import method_on_split
+
+    from ganguard.methods.mimgan import leakage_estimate, soft_min_distance, standardise
+
+    method = method_on_split(tiny_config, {**MIM_ON, "critic_every": 4})
+    copies = method.members[:16]  # a generator that copies members
+    method.generator_penalty(copies, {})  # step 0: fresh batches, a critic update
+    phi_members, phi_reference = method.last_batches
+    method.steps_done = 1
+    fake = method.members[:16].clone().requires_grad_()
+    logs: dict = {}
+    between = method.generator_penalty(fake, logs)
+    phi = method.features(fake)
+    tau = method.options.tau
+    on_members, on_reference = standardise(soft_min_distance(phi_members, phi, tau),
+                                           soft_min_distance(phi_reference, phi, tau))  # fmt: skip
+    mi = leakage_estimate(method.critic, on_members, on_reference, "dv").item()
+    assert logs["mi"] == pytest.approx(mi, rel=1e-5, abs=1e-6)
+    assert between.item() == pytest.approx(MIM_ON["beta"] * max(mi, 0.0), rel=1e-5, abs=1e-6)
+    assert method.last_batches[0] is phi_members  # not drawn again

@@ -5,6 +5,7 @@ random draw they need comes from streams of their own)."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -40,35 +41,59 @@ def make_critic(n_in: int, hidden: int) -> nn.Module:
 
 
 class FanoPenalty:
-    """MEGAN's `fano` term on a method's discriminator: a membership critic c_ψ, trained each step
-    to tell a member batch from a reference batch by what it reads of D (the logit, or D's
-    penultimate features), and λ · max(ln 2 − CE_ψ, 0) for ℓ_D. MIMGAN uses it too, to protect
-    the discriminator its own penalty cannot reach."""
+    """MEGAN's `fano` term on a method's discriminator: a membership critic c_ψ that tells a
+    member batch from a reference batch by what it reads of D (the logit, or D's penultimate
+    features), and λ · max(ln 2 − CE_ψ, 0) for ℓ_D. MIMGAN uses it too, to protect the
+    discriminator its own penalty cannot reach.
+
+    The critic's own batches cost D a forward and backward pass each, about a GAN step in all;
+    so they are drawn, and the critic trained, on every `every`-th step only. The steps in
+    between reuse what the step already computed: CE_ψ reads D on the step's own member batch
+    (with its gradient), and its reference half is the one the critic measured last (a number:
+    neither the critic nor those records changed since), so D's members are pushed towards R on
+    every step, with the same weight λ."""
 
     def __init__(self, method: GAN, lam: float, options: MEGANOptions, every: int = 1) -> None:
-        """λ = `lam`; the critic and its batches as `options` (MEGAN's fano options) say; the
-        term runs on every `every`-th step, weighted `every`·λ there."""
+        """λ = `lam`; the critic and its batches as `options` (MEGAN's fano options) say, on
+        every `every`-th step."""
         self.method, self.lam, self.options, self.every = method, lam, options, every
-        self.last_logs: dict[str, float] = {}  # what the steps in between report
         n_in = 1 if options.critic_input == "logit" else method.discriminator.feature_dim
         hidden = options.critic_hidden
         self.critic = seeded_init(
             method.config.seed, "membership_critic", lambda: make_critic(n_in, hidden)
         )
         self.optimizer = method.adam(self.critic, options.critic_lr)
+        # E_R[softplus(c_ψ(·))] on the last critic batch, detached: CE's reference half until the
+        # next one
+        self.reference_half: torch.Tensor | None = None
 
     def register(self, key: str) -> None:
         """Put the critic and its optimizer among the method's (so checkpoints hold them)."""
         self.method.modules[key], self.method.optimizers[key] = self.critic, self.optimizer
 
-    def __call__(
-        self, h_real: torch.Tensor, d_real: torch.Tensor, logs: dict
-    ) -> torch.Tensor | float:
+    def __call__(self, h_real: torch.Tensor, d_real: torch.Tensor, logs: dict) -> torch.Tensor:
+        m, opt = self.method, self.options
+        if m.penalty_due(self.every) or self.reference_half is None:
+            on_members, on_reference = self.critic_batches(h_real, d_real)
+            ce = fano_cross_entropy(
+                self.critic, self.optimizer, opt.critic_steps, on_members, on_reference
+            )
+            self.reference_half = F.softplus(self.critic(on_reference.detach())).mean().detach()
+        else:
+            on_members = d_real[:, None] if opt.critic_input == "logit" else h_real
+            ce = 0.5 * (F.softplus(-self.critic(on_members)).mean() + self.reference_half)
+        leak = torch.clamp(LN2 - ce, min=0.0)  # lower bound on I(M; Y) = ln 2 - H(M | Y)
+        logs["critic_ce"] = ce.item()
+        logs["mi_bound"] = leak.item()
+        return self.lam * leak
+
+    def critic_batches(
+        self, h_real: torch.Tensor, d_real: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the critic reads of D on a member batch (of its own size, on its own stream; or
+        the step's) and on as many reference records, differentiable in D."""
         m, D, opt = self.method, self.method.discriminator, self.options
-        if not m.penalty_due(self.every):
-            logs.update(self.last_logs)
-            return 0.0
-        if opt.critic_batch is not None:  # a member batch of the critic's own size, own stream
+        if opt.critic_batch is not None:
             n = opt.critic_batch
             mem, y_mem = m.draw_labelled(m.members, m.member_labels, "critic_members", n)
             h_real = D.features(m.d_input(mem))
@@ -76,16 +101,17 @@ class FanoPenalty:
         ref, y_ref = m.draw_labelled(m.reference, m.reference_labels, "reference", len(h_real))
         h_ref = D.features(m.d_input(ref))
         if opt.critic_input == "logit":
-            on_members, on_reference = d_real[:, None], D.head(h_ref, y_ref)[:, None]
-        else:
-            on_members, on_reference = h_real, h_ref
-        ce = fano_cross_entropy(
-            self.critic, self.optimizer, opt.critic_steps, on_members, on_reference
-        )
-        leak = torch.clamp(LN2 - ce, min=0.0)  # lower bound on I(M; Y) = ln 2 - H(M | Y)
-        self.last_logs = {"critic_ce": ce.item(), "mi_bound": leak.item()}
-        logs.update(self.last_logs)
-        return self.every * self.lam * leak
+            return d_real[:, None], D.head(h_ref, y_ref)[:, None]
+        return h_real, h_ref
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint needs beyond the critic's weights: CE's reference half until the
+        next critic batch."""
+        return {} if self.reference_half is None else {"reference_half": self.reference_half}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        half = state.get("reference_half")
+        self.reference_half = None if half is None else self.method.here(half)
 
 
 def fano_cross_entropy(critic: nn.Module, optimizer: torch.optim.Optimizer, steps: int,
@@ -109,7 +135,7 @@ class MEGAN(GAN):
         super().__init__(*args, **kwargs)
         opt = self.options
         if opt.mode == "fano":
-            self.fano = FanoPenalty(self, opt.lam, opt, every=opt.penalty_every)
+            self.fano = FanoPenalty(self, opt.lam, opt, every=opt.critic_every)
             self.fano.register("critic")
 
     def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
@@ -118,6 +144,15 @@ class MEGAN(GAN):
                 "method megan (mode fano) needs the reference part R: set data.n_reference > 0"
             )
         super().attach_data(members, reference, *labels)
+
+    def extra_state(self) -> dict[str, Any]:
+        fano = self.fano.state() if self.options.mode == "fano" else {}
+        return {**super().extra_state(), **({"fano": fano} if fano else {})}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        super().load_extra_state(state)
+        if self.options.mode == "fano":
+            self.fano.load_state(state.get("fano", {}))
 
     def discriminator_penalty(self, h_real, d_real, d_fake, logs):  # noqa: ANN001, ANN201
         opt = self.options
