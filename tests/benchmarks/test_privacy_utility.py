@@ -89,8 +89,8 @@ def test_a_clean_clone_confirms_with_the_committed_choice(
     with pytest.raises(SystemExit, match="no screened setting of nope"):
         bench.stage_sweep(spec, "confirm", ["nope"], [0], None)
     # a family of one setting needs no screen: the confirm stage takes that setting
-    (run,) = bench.stage_sweep(spec, "confirm", ["megan-ce8"], [0], ["mnist-5k-n500"]).runs
-    assert run.name == "mnist-5k-n500_megan-fano-l50-sn-r3000-features-cb256-ce8_seed0"
+    (run,) = bench.stage_sweep(spec, "confirm", ["megan-cr32"], [0], ["mnist-5k-n500"]).runs
+    assert run.name == "mnist-5k-n500_megan-fano-l50-sn-r3000-features-cb256-cr32_seed0"
 
 
 def test_the_committed_choice_has_one_setting_of_each_family(bench: ModuleType) -> None:
@@ -162,7 +162,7 @@ def test_a_changed_default_does_not_change_a_setting(
 
 
 # method options added after the committed rows ran, with the value that does what they did
-ADDED_SINCE = ("clipping=per_sample", "critic_every=1")
+ADDED_SINCE = ("clipping=per_sample", "critic_refresh=None", "critic_every=1")
 
 
 @pytest.mark.parametrize("stage", ["screen", "confirm"])
@@ -235,5 +235,5 @@ def test_committed_weights_follow_today_s_defaults(bench: ModuleType) -> None:
     spec = bench.load_spec()
     rows = {r["name"]: r["row"] for r in bench.with_committed("confirm", spec, [])}
     row = rows["mnist-5k-n500_megan-public-r20000-cb256_seed0"]
-    assert row["weights"] == "critic_every=1"
-    assert "critic_every" not in row["options"]  # as it ran, before the option existed
+    assert row["weights"] == "critic_refresh=None"
+    assert "critic_refresh" not in row["options"]  # as it ran, before the option existed

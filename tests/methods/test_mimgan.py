@@ -268,8 +268,7 @@ def test_mimgan_with_beta_zero_and_a_discriminator_term_is_megan_bit_for_bit(
 def test_the_discriminator_term_s_critic_sees_its_own_batch_size(
     tiny_config: dict, tmp_path: Path
 ) -> None:
-    tiny_config["method"] = {"name": "mimgan", "discriminator_lam": 5.0, "critic_batch": 40,
-                             "critic_every": 1}  # fmt: skip
+    tiny_config["method"] = {"name": "mimgan", "discriminator_lam": 5.0, "critic_batch": 40}
     tiny_config["train"]["steps"] = 1
     method = train(tiny_config, tmp_path / "run").method
     seen: list[tuple[int, ...]] = []
@@ -319,9 +318,11 @@ def test_options_have_documented_defaults_and_are_validated() -> None:
         0.1, 0.05, "dv", 1, "pixels",
     )  # fmt: skip
     assert (opt.critic_hidden, opt.critic_lr) == (32, 1e-3)
-    assert opt.discriminator_lam == 50.0 and opt.critic_batch == 256 and opt.critic_every == 8
+    assert opt.discriminator_lam == 50.0 and opt.critic_batch == 256
+    assert (opt.critic_refresh, opt.critic_every) == (32, 8)
     for key, bad in [("tau", 0), ("beta", -1), ("estimator", "js"), ("critic_steps", 0),
-                     ("critic_batch", 0), ("critic_every", 0), ("unknown", 1)]:  # fmt: skip
+                     ("critic_batch", 0), ("critic_every", 0), ("critic_refresh", 0),
+                     ("unknown", 1)]:  # fmt: skip
         with pytest.raises(GanguardError, match=f"method.{key}"):
             config_from_dict({"method": {"name": "mimgan", key: bad}})
 
@@ -345,9 +346,12 @@ def test_mimgan_needs_reference_records(tiny_config: dict, tmp_path: Path) -> No
     assert not (tmp_path / "run").exists()
 
 
-def test_both_critics_draw_and_learn_on_the_same_kth_steps(tiny_config: dict) -> None:
-    """The leakage critic and the discriminator term's critic draw their batches and take their
-    updates on every k-th step (the first included), and on those only."""
+def test_the_leakage_batches_are_drawn_on_every_kth_step_and_the_critic_learns_on_each(
+    tiny_config: dict,
+) -> None:
+    """MIMGAN's member and reference batches: drawn on every k-th step (the first included);
+    the leakage critic takes its ascent step on every step; the discriminator term draws its
+    fresh reference records every step (MEGAN's banks)."""
     from helpers import method_on_split
 
     method = method_on_split(tiny_config, {**MIM_ON, "critic_every": 4})
@@ -359,20 +363,19 @@ def test_both_critics_draw_and_learn_on_the_same_kth_steps(tiny_config: dict) ->
         return draw(data, labels, stream, n)
 
     method.draw_labelled = recording_draw
-    learnt: dict[str, list[int]] = {"mim_critic": [], "membership_critic": []}
-    for key, steps in learnt.items():
-        method.optimizers[key].register_step_post_hook(
-            lambda *_, steps=steps: steps.append(method.steps_done))
+    learnt: list[int] = []
+    method.optimizers["mim_critic"].register_step_post_hook(
+        lambda *_: learnt.append(method.steps_done))
     for _ in range(9):
         method.step()
-    for stream in ("mim_members", "mim_reference", "critic_members", "reference"):
-        assert drawn[stream] == [0, 4, 8], stream
-    assert learnt == {"mim_critic": [0, 4, 8], "membership_critic": [0, 4, 8]}
+    assert drawn["mim_members"] == drawn["mim_reference"] == [0, 4, 8]
+    assert learnt == list(range(9))
+    assert drawn["reference"] == [0, *range(9)]  # the banks filled on the first step, then 32
 
 
 def test_in_between_the_samples_are_measured_against_the_last_batches(tiny_config: dict) -> None:
-    """β · max(Î, 0) on a step in between: Î of the critic as it is, with δ of the last batches'
-    members and reference records to the step's samples; the gradient reaches the samples."""
+    """β · max(Î, 0) on a step in between: Î of the critic after its step, with δ of the last
+    batches' members and reference records to the step's samples."""
     from helpers import method_on_split
 
     from ganguard.methods.mimgan import leakage_estimate, soft_min_distance, standardise

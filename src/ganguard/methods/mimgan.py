@@ -137,8 +137,8 @@ class MIMGAN(GAN):
         self.optimizers["mim_critic"] = self.adam(self.critic, opt.critic_lr)
         self.fano = None
         if opt.discriminator_lam > 0:
-            megan = MEGANOptions(critic_batch=opt.critic_batch)
-            self.fano = FanoPenalty(self, opt.discriminator_lam, megan, every=opt.critic_every)
+            megan = MEGANOptions(critic_batch=opt.critic_batch, critic_refresh=opt.critic_refresh)
+            self.fano = FanoPenalty(self, opt.discriminator_lam, megan)
             self.fano.register("membership_critic")
         # φ of the member and reference batches the leakage critic last saw (see leakage_inputs)
         self.last_batches: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -189,8 +189,7 @@ class MIMGAN(GAN):
     def generator_penalty(self, fake: torch.Tensor, logs: dict) -> torch.Tensor:
         opt = self.options
         on_members, on_reference = self.leakage_inputs(fake)
-        if self.penalty_due(opt.critic_every):  # the critic sees fake.detach()
-            self.update_critic(on_members, on_reference)
+        self.update_critic(on_members, on_reference)  # detaches: the critic sees fake.detach()
         mi = leakage_estimate(self.critic, on_members, on_reference, opt.estimator)
         logs["mi"] = mi.item()
         return opt.beta * torch.clamp(mi, min=0.0)
