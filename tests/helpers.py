@@ -123,16 +123,3 @@ def utility_result(fid: float, floor_fid: float, classification: dict | None = N
         generated=figures, floor=floor, notes=["Inception-v3 FID not requested"],
         classification=classification, seconds=1.0, created="2026-12-01T00:00:00+00:00",
     )  # fmt: skip
-
-
-def method_on_split(tiny_config: dict, method: dict):  # noqa: ANN201
-    """The untrained method of the tiny config with `method`, its data attached."""
-    from ganguard.config import config_from_dict
-    from ganguard.runs import build_method
-    from ganguard.train import split_data
-
-    config = config_from_dict({**tiny_config, "method": method})
-    data, _ = split_data(config)
-    built = build_method(config, data.shape)
-    built.attach_data(data.members, data.reference)
-    return built

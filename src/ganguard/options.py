@@ -85,13 +85,6 @@ class MEGANOptions(MethodOptions):
         256, ge=1, description="fano mode: members and reference records per step that the "
         "critic and the penalty see (members on a stream of their own); none: the step's own "
         "member batch and as many reference records")  # fmt: skip
-    # 32: D reads 32 records more per step instead of 512 (MEGAN 1.2 x the GAN's step instead of
-    # 2.1 x; benchmarks/README.md, "Cost of a training step")
-    critic_refresh: int | None = Field(
-        32, ge=1, description="fano mode, with critic_batch: the reference records read through "
-        "D afresh each step; the rest of the critic's batches are the features of the records "
-        "read on the steps before (members: the step's own batch and those before it), without "
-        "D's gradient; none: every record of both batches read afresh each step")  # fmt: skip
 
 
 class MIMGANOptions(MethodOptions):
@@ -123,12 +116,6 @@ class MIMGANOptions(MethodOptions):
     critic_batch: int | None = Field(
         256, ge=1, description="MEGAN's critic_batch for that term (none: the step's own member "
         "batch)")  # fmt: skip
-    critic_refresh: int | None = Field(
-        32, ge=1, description="MEGAN's critic_refresh for the discriminator term")
-    critic_every: int = Field(
-        8, ge=1, description="the leakage critic's member and reference batches are drawn "
-        "afresh on every k-th step; the steps in between measure the step's samples against "
-        "the last ones (1: every step)")  # fmt: skip
 
 
 class DPGANOptions(MethodOptions):

@@ -89,8 +89,9 @@ def test_a_clean_clone_confirms_with_the_committed_choice(
     with pytest.raises(SystemExit, match="no screened setting of nope"):
         bench.stage_sweep(spec, "confirm", ["nope"], [0], None)
     # a family of one setting needs no screen: the confirm stage takes that setting
-    (run,) = bench.stage_sweep(spec, "confirm", ["megan-cr32"], [0], ["mnist-5k-n500"]).runs
-    assert run.name == "mnist-5k-n500_megan-fano-l50-sn-r3000-features-cb256-cr32_seed0"
+    spec["families"]["new-family"] = {"new-setting": {"method": {"name": "megan", "lam": 7}}}
+    (run,) = bench.stage_sweep(spec, "confirm", ["new-family"], [0], ["mnist-5k-n500"]).runs
+    assert run.name == "mnist-5k-n500_new-setting_seed0" and run.config["method"]["lam"] == 7
 
 
 def test_the_committed_choice_has_one_setting_of_each_family(bench: ModuleType) -> None:
@@ -162,7 +163,7 @@ def test_a_changed_default_does_not_change_a_setting(
 
 
 # method options added after the committed rows ran, with the value that does what they did
-ADDED_SINCE = ("clipping=per_sample", "critic_refresh=None", "critic_every=1")
+ADDED_SINCE = ("clipping=per_sample",)
 
 
 @pytest.mark.parametrize("stage", ["screen", "confirm"])
@@ -230,10 +231,18 @@ def test_a_slice_rerun_keeps_the_committed_rows_it_does_not_replace(
     assert len(merged) == len(committed) and merged[0] is fresh
 
 
-def test_committed_weights_follow_today_s_defaults(bench: ModuleType) -> None:
-    """A committed MEGAN row that ran both terms every step says so once the default moved."""
+def test_committed_weights_follow_today_s_defaults(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a default moves, a committed row that ran the old value says so in `weights`."""
     spec = bench.load_spec()
+    row = "mnist-5k-n500_megan-public-r20000-cb256_seed0"
+    assert {r["name"]: r["row"] for r in bench.with_committed("confirm", spec, [])}[row][
+        "weights"] is None  # it ran MEGAN's defaults
+
+    class NewDefaults(MEGANOptions):  # as if a later ganguard changed MEGAN's critic_hidden
+        critic_hidden: int = 7
+
+    monkeypatch.setitem(MethodOptions.registry, "megan", NewDefaults)
     rows = {r["name"]: r["row"] for r in bench.with_committed("confirm", spec, [])}
-    row = rows["mnist-5k-n500_megan-public-r20000-cb256_seed0"]
-    assert row["weights"] == "critic_refresh=None"
-    assert "critic_refresh" not in row["options"]  # as it ran, before the option existed
+    assert rows[row]["weights"] == "critic_hidden=32"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import method_on_split
 from torch import nn
 
 from ganguard.config import config_from_dict
@@ -123,10 +122,6 @@ MEGAN_LAM0 = {
     "entropy_all": {"name": "megan", "lam": 0.0, "mode": "entropy", "entropy_on": "all"},
     "fano_own_batch": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_batch": 48},
     "fano_step_batch": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_batch": None},
-    "fano_fresh": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_refresh": None},
-    "fano_refresh_8": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_refresh": 8},
-    "fano_logit_banks": {"name": "megan", "lam": 0.0, "mode": "fano", "critic_input": "logit",
-                         "critic_batch": 40, "critic_refresh": 10},  # fmt: skip
 }
 
 
@@ -172,7 +167,7 @@ def test_megan_fano_needs_reference_records(tiny_config: dict, tmp_path: Path) -
 def test_defaults_are_the_benchmarks_setting_and_null_keeps_the_step_batch() -> None:
     opt = config_from_dict({"method": {"name": "megan"}}).method
     assert (opt.mode, opt.lam, opt.critic_input) == ("fano", 50.0, "features")
-    assert opt.critic_batch == 256 and opt.critic_refresh == 32
+    assert opt.critic_batch == 256
     # the benchmark's older settings pin null (the step's own batch) to stay what they ran
     pinned = config_from_dict({"method": {"name": "megan", "critic_batch": None}}).method
     assert pinned.critic_batch is None
@@ -194,94 +189,3 @@ def test_a_removed_option_is_one_line_that_says_so(key: str) -> None:
     with pytest.raises(GanguardError, match=rf"^config key method\.{key}: removed: ") as info:
         config_from_dict({"method": {"name": "megan", key: 0.5}})
     assert "\n" not in str(info.value)
-
-
-# -- the term on every k-th step ------------------------------------------------------------------
-
-
-def test_the_critic_sees_its_batches_while_d_reads_only_the_fresh_records(
-    tiny_config: dict, tmp_path: Path
-) -> None:
-    """critic_batch 48 with 12 fresh reference records a step: the critic reads 48 members (the
-    step's 16 and 32 kept) and 48 reference records (12 fresh, 36 kept) on every step, and D
-    reads 12 records more than the GAN's step after the first."""
-    tiny_config["method"] = {"name": "megan", "lam": 5.0, "critic_batch": 48, "critic_refresh": 12}
-    tiny_config["train"]["steps"] = 1
-    method = train(tiny_config, tmp_path / "run").method
-    seen: list[tuple[int, ...]] = []
-    method.fano.critic.register_forward_pre_hook(lambda _, args: seen.append(tuple(args[0].shape)))
-    drawn: list[tuple[str, int]] = []
-    draw = method.draw_labelled
-
-    def recording_draw(data, labels, stream, n=None):  # noqa: ANN001, ANN202
-        drawn.append((stream, n or method.config.train.batch_size))
-        return draw(data, labels, stream, n)
-
-    method.draw_labelled = recording_draw
-    method.step()
-    assert seen and set(seen) == {(48, method.discriminator.feature_dim)}
-    assert sorted(drawn) == [("members", 16), ("reference", 12)]
-
-
-def test_the_penalty_reads_the_fresh_rows_and_the_kept_ones_without_their_gradient(
-    tiny_config: dict,
-) -> None:
-    """CE is the critic's cross-entropy of [the step's members; the kept member features]
-    against [the fresh reference records; the kept ones], after the critic's update; the kept
-    rows are the ones read on the steps before; only the fresh rows carry D's gradient."""
-    method = method_on_split(tiny_config, {"name": "megan", "lam": 5.0, "critic_batch": 40,
-                                           "critic_refresh": 8})  # fmt: skip
-    fano, D = method.fano, method.discriminator
-    h = D.features(method.members[:16])
-    fano(h, D.head(h), {})  # fills the banks
-    kept_members, kept_reference = (b.rows.clone() for b in fano.banks)
-    assert (len(kept_members), len(kept_reference)) == (24, 32)
-    seen: dict = {}
-    batches = fano.banked_batches
-    fano.banked_batches = lambda h, d: seen.setdefault("batches", batches(h, d))
-    h = D.features(method.members[16:32])
-    logs: dict = {}
-    penalty = fano(h, D.head(h), logs)
-    on_members, on_reference = seen["batches"]
-    assert torch.equal(on_members[:16], h) and torch.equal(on_members[16:], kept_members)
-    assert torch.equal(on_reference[8:], kept_reference)
-    ce = membership_cross_entropy(fano.critic, on_members, on_reference)
-    assert logs["critic_ce"] == pytest.approx(ce.item(), rel=1e-6)
-    assert penalty.item() == pytest.approx(5.0 * max(LN2 - ce.item(), 0.0), abs=1e-5)
-    # the banks now start with this step's rows (detached), the oldest dropped
-    members_bank, reference_bank = fano.banks
-    assert torch.equal(members_bank.rows[:16], h.detach())
-    assert torch.equal(members_bank.rows[16:], kept_members[:8])
-    assert torch.equal(reference_bank.rows[:8], on_reference[:8].detach())
-    assert not members_bank.rows.requires_grad and not reference_bank.rows.requires_grad
-
-
-def test_without_refresh_every_record_is_read_afresh(tiny_config: dict) -> None:
-    """critic_refresh: null, the benchmark's older rows: both batches drawn and read through D
-    on every step, no banks."""
-    method = method_on_split(tiny_config, {"name": "megan", "lam": 5.0, "critic_batch": 40,
-                                           "critic_refresh": None})  # fmt: skip
-    assert method.fano.banks is None and method.fano.state() == {}
-
-
-def test_megan_resumes_bit_exact_with_its_banks(
-    tiny_config: dict, tmp_path: Path
-) -> None:
-    """Halves of 10 steps: the critic's banks are in the checkpoint, so the resumed half goes on
-    as the straight run."""
-    import copy
-
-    from safetensors.torch import load_file
-
-    from ganguard.runs import latest_checkpoint
-
-    tiny_config["method"] = {"name": "megan", "lam": 5.0, "critic_batch": 40, "critic_refresh": 8}
-    train(tiny_config, tmp_path / "straight")
-    halves = copy.deepcopy(tiny_config)
-    halves["train"]["steps"] = 10
-    train(halves, tmp_path / "halves")
-    assert train(tiny_config, tmp_path / "halves", resume=True).method.steps_done == 20
-    a = load_file(str(latest_checkpoint(tmp_path / "straight") / "weights.safetensors"))
-    b = load_file(str(latest_checkpoint(tmp_path / "halves") / "weights.safetensors"))
-    assert a.keys() == b.keys()
-    assert not [k for k in a if k.startswith("/method/") and not torch.equal(a[k], b[k])]

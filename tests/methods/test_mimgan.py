@@ -293,8 +293,7 @@ def test_mimgan_with_positive_beta_changes_the_generator_and_logs_mi(
 def test_mimgan_resumes_bit_exact_with_its_critics(
     tiny_config: dict, tmp_path: Path
 ) -> None:
-    """With its terms every 3rd step: halves of 10 steps resume mid-cycle."""
-    tiny_config["method"] = {**MIM_ON, "critic_every": 3}
+    tiny_config["method"] = dict(MIM_ON)
     train(tiny_config, tmp_path / "straight")
     halves = copy.deepcopy(tiny_config)
     halves["train"]["steps"] = 10
@@ -319,10 +318,8 @@ def test_options_have_documented_defaults_and_are_validated() -> None:
     )  # fmt: skip
     assert (opt.critic_hidden, opt.critic_lr) == (32, 1e-3)
     assert opt.discriminator_lam == 50.0 and opt.critic_batch == 256
-    assert (opt.critic_refresh, opt.critic_every) == (32, 8)
     for key, bad in [("tau", 0), ("beta", -1), ("estimator", "js"), ("critic_steps", 0),
-                     ("critic_batch", 0), ("critic_every", 0), ("critic_refresh", 0),
-                     ("unknown", 1)]:  # fmt: skip
+                     ("critic_batch", 0), ("unknown", 1)]:  # fmt: skip
         with pytest.raises(GanguardError, match=f"method.{key}"):
             config_from_dict({"method": {"name": "mimgan", key: bad}})
 
@@ -344,55 +341,3 @@ def test_mimgan_needs_reference_records(tiny_config: dict, tmp_path: Path) -> No
     with pytest.raises(GanguardError, match="n_reference"):
         train(tiny_config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
-
-
-def test_the_leakage_batches_are_drawn_on_every_kth_step_and_the_critic_learns_on_each(
-    tiny_config: dict,
-) -> None:
-    """MIMGAN's member and reference batches: drawn on every k-th step (the first included);
-    the leakage critic takes its ascent step on every step; the discriminator term draws its
-    fresh reference records every step (MEGAN's banks)."""
-    from helpers import method_on_split
-
-    method = method_on_split(tiny_config, {**MIM_ON, "critic_every": 4})
-    drawn: dict[str, list[int]] = {}
-    draw = method.draw_labelled
-
-    def recording_draw(data, labels, stream, n=None):  # noqa: ANN001, ANN202
-        drawn.setdefault(stream, []).append(method.steps_done)
-        return draw(data, labels, stream, n)
-
-    method.draw_labelled = recording_draw
-    learnt: list[int] = []
-    method.optimizers["mim_critic"].register_step_post_hook(
-        lambda *_: learnt.append(method.steps_done))
-    for _ in range(9):
-        method.step()
-    assert drawn["mim_members"] == drawn["mim_reference"] == [0, 4, 8]
-    assert learnt == list(range(9))
-    assert drawn["reference"] == [0, *range(9)]  # the banks filled on the first step, then 32
-
-
-def test_in_between_the_samples_are_measured_against_the_last_batches(tiny_config: dict) -> None:
-    """β · max(Î, 0) on a step in between: Î of the critic after its step, with δ of the last
-    batches' members and reference records to the step's samples."""
-    from helpers import method_on_split
-
-    from ganguard.methods.mimgan import leakage_estimate, soft_min_distance, standardise
-
-    method = method_on_split(tiny_config, {**MIM_ON, "critic_every": 4})
-    copies = method.members[:16]  # a generator that copies members
-    method.generator_penalty(copies, {})  # step 0: fresh batches, a critic update
-    phi_members, phi_reference = method.last_batches
-    method.steps_done = 1
-    fake = method.members[:16].clone().requires_grad_()
-    logs: dict = {}
-    between = method.generator_penalty(fake, logs)
-    phi = method.features(fake)
-    tau = method.options.tau
-    on_members, on_reference = standardise(soft_min_distance(phi_members, phi, tau),
-                                           soft_min_distance(phi_reference, phi, tau))  # fmt: skip
-    mi = leakage_estimate(method.critic, on_members, on_reference, "dv").item()
-    assert logs["mi"] == pytest.approx(mi, rel=1e-5, abs=1e-6)
-    assert between.item() == pytest.approx(MIM_ON["beta"] * max(mi, 0.0), rel=1e-5, abs=1e-6)
-    assert method.last_batches[0] is phi_members  # not drawn again

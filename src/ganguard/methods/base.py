@@ -208,12 +208,9 @@ class Method:
             self.config.seed, name, lambda: build_discriminator(cfg, self.shape, k)
         )
 
-    def adam(self, module: nn.Module, lr: float, foreach: bool | None = None) -> torch.optim.Adam:
-        """Adam with the run's betas; `foreach`: one kernel per operation over all of the
-        module's tensors (faster for a small critic's many small tensors on the CPU)."""
+    def adam(self, module: nn.Module, lr: float) -> torch.optim.Adam:
         t = self.config.train
-        return torch.optim.Adam(module.parameters(), lr=lr, betas=(t.beta1, t.beta2),
-                                foreach=foreach)  # fmt: skip
+        return torch.optim.Adam(module.parameters(), lr=lr, betas=(t.beta1, t.beta2))
 
     def d_input(self, x: torch.Tensor) -> torch.Tensor:
         """What the discriminator sees of a training batch: `train.augment` applied, if any."""

@@ -34,12 +34,6 @@ class GAN(Method):
             "generator": self.adam(self.generator, t.lr_g),
             "discriminator": self.adam(self.discriminator, t.lr_d),
         }
-        self.steps_done = 0  # the defences' terms that run every k-th step read it
-
-    def penalty_due(self, every: int) -> bool:
-        """Whether a term that runs on every `every`-th step (the first included) runs in this
-        one."""
-        return self.steps_done % every == 0
 
     def step(self) -> dict[str, float]:
         G, D = self.generator, self.discriminator
@@ -66,14 +60,7 @@ class GAN(Method):
         self.optimizers["generator"].zero_grad()
         loss_g.backward()
         self.optimizers["generator"].step()
-        self.steps_done += 1
         return logs
-
-    def extra_state(self) -> dict[str, int]:
-        return {"steps_done": self.steps_done}
-
-    def load_extra_state(self, state: dict[str, int]) -> None:
-        self.steps_done = int(state.get("steps_done", 0))  # (absent from runs made before it)
 
     def discriminator_penalty(
         self, h_real: torch.Tensor, d_real: torch.Tensor, d_fake: torch.Tensor, logs: dict

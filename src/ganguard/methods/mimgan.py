@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import nn
@@ -137,11 +137,9 @@ class MIMGAN(GAN):
         self.optimizers["mim_critic"] = self.adam(self.critic, opt.critic_lr)
         self.fano = None
         if opt.discriminator_lam > 0:
-            megan = MEGANOptions(critic_batch=opt.critic_batch, critic_refresh=opt.critic_refresh)
+            megan = MEGANOptions(critic_batch=opt.critic_batch)
             self.fano = FanoPenalty(self, opt.discriminator_lam, megan)
             self.fano.register("membership_critic")
-        # φ of the member and reference batches the leakage critic last saw (see leakage_inputs)
-        self.last_batches: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
         if len(reference) == 0:
@@ -160,19 +158,18 @@ class MIMGAN(GAN):
         return x / math.sqrt(x.shape[1])
 
     def leakage_inputs(self, generated: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The critic's inputs on a member batch and a reference batch: the standardised
-        δ(v, X̃) with X̃ = `generated` (the gradient reaches `generated` if it has one). The
-        batches are drawn fresh on the critic's steps (every `critic_every`-th); the steps in
-        between measure the new samples against the batches drawn last."""
-        if self.penalty_due(self.options.critic_every) or self.last_batches is None:
-            members = self.draw(self.members, "mim_members")
-            reference = self.draw(self.reference, "mim_reference")
-            with torch.no_grad():
-                self.last_batches = (self.features(members), self.features(reference))
-        phi_members, phi_reference = self.last_batches
-        both = torch.cat([phi_members, phi_reference])  # one distance matrix for the two
-        delta = soft_min_distance(both, self.features(generated), self.options.tau)
-        return standardise(delta[: len(phi_members)], delta[len(phi_members) :])
+        """The critic's inputs on a fresh member batch and reference batch: the standardised
+        δ(v, X̃) with X̃ = `generated` (the gradient reaches `generated` if it has one)."""
+        members = self.draw(self.members, "mim_members")
+        reference = self.draw(self.reference, "mim_reference")
+        with torch.no_grad():
+            phi_members, phi_reference = self.features(members), self.features(reference)
+        phi_generated = self.features(generated)
+        tau = self.options.tau
+        return standardise(
+            soft_min_distance(phi_members, phi_generated, tau),
+            soft_min_distance(phi_reference, phi_generated, tau),
+        )
 
     def update_critic(self, on_members: torch.Tensor, on_reference: torch.Tensor) -> float:
         """`critic_steps` ascent steps of the critic on Î; returns the last step's Î."""
@@ -193,20 +190,3 @@ class MIMGAN(GAN):
         mi = leakage_estimate(self.critic, on_members, on_reference, opt.estimator)
         logs["mi"] = mi.item()
         return opt.beta * torch.clamp(mi, min=0.0)
-
-    def extra_state(self) -> dict[str, Any]:
-        """Beyond the count of steps: the batches (and the discriminator term's reference
-        features) that the steps until the critics' next ones read."""
-        state: dict[str, Any] = super().extra_state()
-        if self.last_batches is not None:
-            state["mim_batches"] = list(self.last_batches)
-        if self.fano is not None and self.fano.state():
-            state["fano"] = self.fano.state()
-        return state
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        super().load_extra_state(state)
-        batches = state.get("mim_batches")
-        self.last_batches = None if batches is None else tuple(self.here(b) for b in batches)
-        if self.fano is not None:
-            self.fano.load_state(state.get("fano", {}))
