@@ -84,6 +84,14 @@ class TrainConfig(Strict):
         0, ge=0, description="canary records for the one-run audit (`ganguard audit "
         "--canaries`): each put into the training set by a seeded fair coin, left out of every "
         "other measurement")  # fmt: skip
+    pretrain_on: str | None = Field(
+        None, description="a public data set of the same kind (`ganguard datasets`): the run's "
+        "generator and discriminators are first trained as the GAN on every record of it that "
+        "is not in the private data set, for `train.pretrain_steps` steps (kept in "
+        "RUN_DIR/pretrain/), then the method trains on S from those weights (DP-GAN: the public "
+        "records cost none of its budget); none: from scratch")  # fmt: skip
+    pretrain_path: str | None = Field(None, description="like `data.path`, for `pretrain_on`")
+    pretrain_steps: int = Field(2000, ge=1, description="steps of the pre-training on pretrain_on")
     canary_source: Literal["reference", "crafted"] = Field(
         "reference", description="where the canaries come from: records taken out of R, or "
         "records crafted out of distribution (uniform noise)")  # fmt: skip

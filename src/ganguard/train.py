@@ -21,7 +21,8 @@ import torch
 from tqdm import tqdm
 
 from ganguard.config import Config, config_from_dict, dump_config
-from ganguard.data import load_run_data
+from ganguard.data import load_dataset, load_run_data
+from ganguard.data.dataset import records_not_in
 from ganguard.data.split import (
     Split,
     add_canaries,
@@ -149,6 +150,62 @@ class Monitor:
         }
 
 
+# -- pre-training on a public collection (train.pretrain_on) --------------------------------------
+PRETRAIN = "pretrain"  # the pre-training's own run directory, inside the run's
+
+
+def pretraining_data(config: Config, data: TrainingData, ds: Any) -> TrainingData | None:
+    """The records `train.pretrain_on` gives the pre-training: every record of that data set
+    that is not a record of the private data set (the run's whole data set; for a run on
+    arrays, its S and R), with their labels when the run is conditional. None without it."""
+    t = config.train
+    if t.pretrain_on is None:
+        return None
+    public = load_dataset(t.pretrain_on, t.pretrain_path)
+    if public.shape != data.shape:
+        raise GanguardError(
+            f"config key train.pretrain_on: {public.name} has records of shape {public.shape}, "
+            f"the run's are {data.shape}: pre-training needs records of the same kind"
+        )
+    private = ds.x if ds is not None else torch.cat([data.members, data.reference]).numpy()
+    keep = records_not_in(public.x, private)
+    if len(keep) == 0:
+        raise GanguardError(
+            f"config key train.pretrain_on: every record of {public.name} is in the private "
+            "data set; pre-train on a public collection beside it"
+        )
+    labels = None
+    if config.model.conditional:
+        if public.y is None or data.n_classes == 0:
+            raise GanguardError(
+                f"config key train.pretrain_on: {public.name} has no class labels, which a "
+                "conditional run's pre-training needs"
+            )
+        labels = torch.from_numpy(public.y[keep]).long()
+        if int(labels.max()) >= data.n_classes:
+            raise GanguardError(
+                f"config key train.pretrain_on: {public.name} has class labels up to "
+                f"{int(labels.max())}, the run's data set {data.n_classes - 1}"
+            )
+    x = torch.from_numpy(np.ascontiguousarray(public.x[keep]))
+    return TrainingData(x, torch.empty(0, *x.shape[1:]), labels,
+                        None if labels is None else torch.empty(0, dtype=torch.long),
+                        n_classes=data.n_classes)  # fmt: skip
+
+
+def pretrain(method: Method, config: Config, public: TrainingData, out: Path | None,
+             progress: bool | None) -> None:  # fmt: skip
+    """Train the run's networks as the GAN on `public` for `train.pretrain_steps` steps (into
+    `out`, resumed there if begun), then start `method` from the weights."""
+    raw = config.to_dict()
+    raw["method"] = {"name": "gan"}
+    raw["train"].update(steps=config.train.pretrain_steps, pretrain_on=None, pretrain_path=None,
+                        canaries=0)  # fmt: skip
+    begun = out is not None and (out / "config.yaml").exists()
+    gan = train(config_from_dict(raw), out, resume=begun, progress=progress, data=public)
+    method.start_from(gan.method)
+
+
 # -- the run directory ---------------------------------------------------------------------------
 def _prepare_run_dir(out: Path, config: Config, data: TrainingData, ds: Any, resume: bool) -> None:
     """Create a new run directory, or check that an existing one is this run (for --resume)."""
@@ -213,6 +270,7 @@ def train(
     ds = None
     if data is None:
         data, ds = split_data(config)
+    public = pretraining_data(config, data, ds)  # before anything is written: it may refuse
     method = build_method(config, data.shape, data.n_classes)
     method.attach_data(data.members, data.reference, data.member_labels, data.reference_labels)
     out = None if out is None else Path(out)
@@ -227,6 +285,9 @@ def train(
         step, state = load_checkpoint(checkpoint)
         load_method_state(method, state["method"])
         set_global_rng_state(state["global_rng"])
+    elif public is not None:
+        pretrain(method, config, public, None if out is None else out / PRETRAIN, progress)
+        seed_everything(config.seed)  # the run itself starts as it would without
     metrics_path = None if out is None else out / "metrics.jsonl"
     if metrics_path is not None and resume:
         _truncate_metrics(metrics_path, step)

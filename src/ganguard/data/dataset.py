@@ -55,6 +55,13 @@ class Dataset:
         return f"Dataset({self.name!r}, {len(self)} x {self.shape}, {labels})"
 
 
+def records_not_in(records: np.ndarray, private: np.ndarray) -> np.ndarray:
+    """The indices of `records` that are not, byte for byte, records of `private`."""
+    private_records = {record.tobytes() for record in private}
+    keep = [i for i, record in enumerate(records) if record.tobytes() not in private_records]
+    return np.array(keep, dtype=np.int64)
+
+
 def append_reference(private: Dataset, other: Dataset, n: int, seed: int) -> Dataset:
     """`private` followed by `n` records of `other` (seeded draw) that are not in `private`
     (compared byte for byte), so that a split can take all of R from `other` without ever
@@ -65,11 +72,7 @@ def append_reference(private: Dataset, other: Dataset, n: int, seed: int) -> Dat
             f"data.reference_data {other.name} has records of shape {other.shape}, "
             f"data.name {private.name} {private.shape}: R must be records of the same kind"
         )
-    private_records = {record.tobytes() for record in private.x}
-    fresh = np.array(
-        [i for i, record in enumerate(other.x) if record.tobytes() not in private_records],
-        dtype=np.int64,
-    )
+    fresh = records_not_in(other.x, private.x)
     if len(fresh) < n:
         raise GanguardError(
             f"data.n_reference = {n} but {other.name} has only {len(fresh)} records that are "

@@ -161,6 +161,15 @@ class Method:
             self.member_labels = self.here(member_labels)
             self.reference_labels = self.here(reference_labels)
 
+    def start_from(self, gan: Method) -> None:
+        """Start from a trained GAN's weights (`train.pretrain_on`): every generator of this
+        method from the GAN's generator, every discriminator from its discriminator. Critics and
+        other networks keep their initialisation, and the optimisers start afresh."""
+        for key, module in self.modules.items():
+            role = key.split("_")[0]  # generator, generator_1, discriminator_0, ...
+            if role in ("generator", "discriminator"):
+                module.load_state_dict(gan.modules[role].state_dict())
+
     # -- what subclasses provide ------------------------------------------------------------
     def step(self) -> dict[str, float]:
         """One training step; returns the losses to log."""
