@@ -159,10 +159,12 @@ def _ci_contains_half(row: dict[str, Any]) -> bool:
 
 
 def choose_best(spec: dict[str, Any]) -> dict[str, str]:
-    """family -> its best setting on the screen's end points (see the module's text)."""
-    rows = [r["row"] for r in collect(WORK / "screen") if r.get("status") == "ok"]
-    if not rows:
+    """family -> its best setting on the screen's end points (see the module's text): the
+    screening runs here and the committed ones they do not replace."""
+    local = collect(WORK / "screen")
+    if not local:
         return committed_choice()
+    rows = [r["row"] for r in with_committed("screen", spec, local) if r.get("status") == "ok"]
     fam = family_of(spec)
     gan_fids = [r["fid"] for r in rows if fam.get(r["variant"]) in GAN_FAMILIES]
     bar = QUALITY_FACTOR * min(gan_fids) if gan_fids else math.inf
