@@ -129,6 +129,10 @@ class DPGANOptions(MethodOptions):
         None, ge=0, description="a fixed noise multiplier σ instead (0: no privacy at all)")
     delta: float | None = Field(None, gt=0, lt=1, description="δ; none: 1 / (10 n), n = |S|")
     max_grad_norm: float = Field(1.0, gt=0, description="per-sample clipping bound C")
+    d_steps: int = Field(
+        1, ge=1, description="DP-SGD steps of D (each on a Poisson batch of its own, each "
+        "counted by the accountant) per step of G; target_epsilon is spread over "
+        "train.steps x d_steps")  # fmt: skip
     accountant: Literal["rdp", "prv"] = Field("rdp", description="Opacus' privacy accountant")
     clipping: Literal["ghost", "per_sample"] = Field(
         "ghost", description="how each record's gradient norm is found: ghost (Opacus's fast "

@@ -317,3 +317,49 @@ def test_bad_noise_options_are_config_errors(method: dict, key: str, tiny_config
     config["method"] = {"name": "dpgan", **method}
     with pytest.raises(GanguardError, match=rf"config key {key}"):
         config_from_dict(config)
+
+
+# -- several discriminator steps per generator step (d_steps) ---------------------------------
+
+
+def test_d_steps_spends_the_budget_over_every_discriminator_step(
+    tiny_config: dict, tmp_path: Path
+) -> None:
+    """d_steps = 3: 3 DP-SGD steps of D per step of G, each counted; σ is chosen for
+    train.steps x 3 of them, and the run ends at its target; more steps are refused."""
+    config = dp_config(tiny_config, target_epsilon=4.0, d_steps=3)
+    out = tmp_path / "run"
+    run = train(config, out)
+    sigma = get_noise_multiplier(target_epsilon=4.0, target_delta=DELTA, sample_rate=Q, steps=60)
+    assert run.method.dp_optimizer.noise_multiplier == sigma
+    assert run.method.accountant.history == [(sigma, Q, 60)]
+    final = metrics(out)[-1]["epsilon"]
+    assert final == pytest.approx(opacus_epsilon(60, sigma), abs=1e-6)
+    assert 4.0 - 0.02 <= final <= 4.0
+    config["train"]["steps"] = 21
+    with pytest.raises(GanguardError, match=r"training to step 21 would spend .* train.steps ≤ 20"):
+        train(config, out, resume=True)
+
+
+def test_d_steps_updates_d_that_many_times_and_g_once(tiny_config: dict) -> None:
+    method = method_for(dp_config(tiny_config, noise_multiplier=SIGMA, d_steps=4))
+    counts = {"discriminator": 0, "generator": 0}
+    method.dp_optimizer.original_optimizer.register_step_post_hook(
+        lambda *_: counts.__setitem__("discriminator", counts["discriminator"] + 1))
+    method.optimizers["generator"].register_step_post_hook(
+        lambda *_: counts.__setitem__("generator", counts["generator"] + 1))
+    logs = method.step()
+    assert counts == {"discriminator": 4, "generator": 1}
+    assert method.steps_taken == 4 and set(logs) == {"loss_d", "loss_g"}
+
+
+def test_d_steps_resumes_bit_exact(tiny_config: dict, tmp_path: Path) -> None:
+    config = dp_config(tiny_config, noise_multiplier=SIGMA, d_steps=2)
+    train(config, tmp_path / "straight")
+    halves = copy.deepcopy(config)
+    halves["train"]["steps"] = 10
+    train(halves, tmp_path / "halves")
+    resumed = train(config, tmp_path / "halves", resume=True)
+    assert resumed.method.accountant.history == [(SIGMA, Q, 40)]
+    a, b = checkpoint_tensors(tmp_path / "straight"), checkpoint_tensors(tmp_path / "halves")
+    assert a.keys() == b.keys() and [k for k in a if not torch.equal(a[k], b[k])] == []

@@ -86,7 +86,7 @@ class DPGAN(GAN):
         if opt.noise_multiplier is not None:
             self.dp_optimizer.noise_multiplier = float(opt.noise_multiplier)
             return
-        steps = self.config.train.steps
+        steps = self.planned_steps
         try:
             with warnings.catch_warnings():
                 # the search tries huge σ, for which Opacus advises more RDP orders: no concern
@@ -108,7 +108,26 @@ class DPGAN(GAN):
 
     # -- the step -------------------------------------------------------------------------------
     def step(self) -> dict[str, float]:
-        self.refuse_beyond_budget()
+        """`d_steps` DP-SGD steps of D, each on a Poisson batch of its own and counted by the
+        accountant, then one step of G on the last D step's samples (Bie et al. 2023: more D
+        steps per G step is what a DP-GAN needs most)."""
+        loss_d = 0.0
+        for _ in range(self.options.d_steps):
+            self.refuse_beyond_budget()
+            fake, y_fake, loss = self.discriminator_step()
+            loss_d += loss / self.options.d_steps
+        D = self.discriminator
+        # The G step reads D but must neither record per-sample gradients nor touch D's grads.
+        with self.hooks_off(), frozen(D):
+            loss_g = generator_loss(D(self.d_input(fake), y_fake))
+            self.optimizers["generator"].zero_grad()
+            loss_g.backward()
+        self.optimizers["generator"].step()
+        return {"loss_d": loss_d, "loss_g": loss_g.item()}
+
+    def discriminator_step(self) -> tuple[torch.Tensor, torch.Tensor | None, float]:
+        """One DP-SGD step of D; returns the generated batch it used (with G's graph, for the G
+        step), its labels, and ℓ_D."""
         G, D, dp = self.generator, self.discriminator, self.dp_optimizer
         real, y_real = self.poisson_batch()
         y_fake = self.fake_labels()
@@ -136,15 +155,8 @@ class DPGAN(GAN):
             loss_fake.backward()  # adds to the noised gradient
         dp.original_optimizer.step()
         dp.zero_grad(set_to_none=True)  # no per-sample gradients outlive the D step
-
-        # The G step reads D but must neither record per-sample gradients nor touch D's grads.
-        with self.hooks_off(), frozen(D):
-            loss_g = generator_loss(D(self.d_input(fake), y_fake))
-            self.optimizers["generator"].zero_grad()
-            loss_g.backward()
-        self.optimizers["generator"].step()
         # E[Σ_B softplus(-d)] = q·n·E_S[softplus(-d)]: the objective DP-SGD follows, never NaN
-        return {"loss_d": loss_real.item() / batch + loss_fake.item(), "loss_g": loss_g.item()}
+        return fake, y_fake, loss_real.item() / batch + loss_fake.item()
 
     def poisson_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Each member independently with probability q: the sampling Opacus's accountants
@@ -165,7 +177,13 @@ class DPGAN(GAN):
 
     # -- privacy accounting ---------------------------------------------------------------------
     @property
+    def planned_steps(self) -> int:
+        """The DP-SGD steps the run plans: train.steps generator steps of `d_steps` each."""
+        return self.config.train.steps * self.options.d_steps
+
+    @property
     def steps_taken(self) -> int:
+        """DP-SGD steps of D taken so far (the accountant's count)."""
         return sum(steps for _, _, steps in self.accountant.history)
 
     def epsilon(self, history: History | None = None) -> float:
@@ -196,15 +214,16 @@ class DPGAN(GAN):
         target = self.options.target_epsilon
         if target is None or self.steps_taken < self.cleared_steps:
             return
-        total = max(self.config.train.steps, self.steps_taken + 1)
+        total = max(self.planned_steps, self.steps_taken + 1)
         eps = self.epsilon(self.history_after(total - self.steps_taken))
         if eps > target:
+            k = self.options.d_steps
             raise GanguardError(
-                f"method dpgan: training to step {total} would spend ε = {eps:.4g} > "
-                f"target_epsilon = {target:g} (δ = {self.delta:.3g}); the noise multiplier "
-                f"{self.dp_optimizer.noise_multiplier:.4g} was chosen for "
-                f"{self.calibrated_steps} steps: keep train.steps ≤ {self.calibrated_steps}, or "
-                "start a new run with a larger budget"
+                f"method dpgan: training to step {math.ceil(total / k)} would spend ε = "
+                f"{eps:.4g} > target_epsilon = {target:g} (δ = {self.delta:.3g}); the noise "
+                f"multiplier {self.dp_optimizer.noise_multiplier:.4g} was chosen for "
+                f"{self.calibrated_steps // k} steps: keep train.steps ≤ "
+                f"{self.calibrated_steps // k}, or start a new run with a larger budget"
             )
         self.cleared_steps = total
 
