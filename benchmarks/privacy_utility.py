@@ -200,12 +200,13 @@ def curve_points(result: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in result.get("curve", []) if p.get("fid") is not None]
 
 
-def matched(results: list[dict[str, Any]], fam: dict[str, str],
-            data_order: list[str]) -> list[dict[str, Any]]:  # fmt: skip
+def matched(results: list[dict[str, Any]], fam: dict[str, str], data_order: list[str],
+            bars: dict[str, float] | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """Per (data, setting): SPEC §9's matched quality (the lowest best-attack AUC over the
     checkpoints with FID ≤ 1.25 × the best GAN FID of that data set) and matched privacy (the
     lowest FID over the checkpoints whose best attack's interval contains 0.5), mean ± std over
-    seeds; a seed with no such checkpoint counts as missing."""
+    seeds; a seed with no such checkpoint counts as missing. `bars`: the quality bar of a data
+    set whose GAN runs have no curve here (committed rows: their curves were not kept)."""
     by_data: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         if r.get("status") == "ok":
@@ -216,7 +217,7 @@ def matched(results: list[dict[str, Any]], fam: dict[str, str],
         setting = lambda r: r["variant"].split("_", 1)[1]  # noqa: E731
         gan_fids = [p["fid"] for r in runs if fam.get(setting(r)) in GAN_FAMILIES
                     for p in curve_points(r)]  # fmt: skip
-        bar = QUALITY_FACTOR * min(gan_fids) if gan_fids else math.inf
+        bar = QUALITY_FACTOR * min(gan_fids) if gan_fids else (bars or {}).get(data, math.inf)
         settings: dict[str, list[dict[str, Any]]] = {}  # a family's settings apart
         for r in runs:
             settings.setdefault(setting(r), []).append(r)
@@ -382,15 +383,18 @@ def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float
     meta["runs_ok"] = len(ok)
     # each run's curve, so that the plots can be redrawn from the committed files alone
     meta["curves"] = {r["name"]: [{k: p[k] for k in ("step", "fid", "best_auc", "best_auc_ci")
-                                   if k in p} for p in curve_points(r)] for r in ok}  # fmt: skip
+                                   if k in p} for p in curve_points(r)]
+                      for r in ok if curve_points(r)}  # fmt: skip
     meta["runs_failed"] = len(results) - len(ok)
     meta["train_seconds"] = round(sum(r["row"]["train_seconds"] for r in ok), 1)
     meta["run_seconds"] = round(sum(r.get("seconds", 0) for r in ok), 1)
     if stage == "screen":
         meta["chosen"] = choose_best(spec)
     else:  # committed runs whose curves predate their intervals keep their committed entry
-        complete = [r for r in results if all("best_auc_ci" in p for p in curve_points(r))]
-        computed = matched(complete, fam, list(spec["confirm"]["data"]))
+        complete = [r for r in results
+                    if curve_points(r) and all("best_auc_ci" in p for p in curve_points(r))]
+        bars = {m["data"]: m["fid_bar"] for m in meta.get("matched", [])}
+        computed = matched(complete, fam, list(spec["confirm"]["data"]), bars)
         done = {(m["data"], m["setting"]) for m in computed}
         data_rank = {d: i for i, d in enumerate(spec["confirm"]["data"])}
         setting_rank = {s: i for i, s in enumerate(fam)}

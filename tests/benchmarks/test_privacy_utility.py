@@ -163,7 +163,7 @@ def test_a_changed_default_does_not_change_a_setting(
 
 
 # method options added after the committed rows ran, with the value that does what they did
-ADDED_SINCE = ("clipping=per_sample",)
+ADDED_SINCE = ("clipping=per_sample", "d_steps=1")
 
 
 @pytest.mark.parametrize("stage", ["screen", "confirm"])
@@ -246,3 +246,28 @@ def test_committed_weights_follow_today_s_defaults(
     monkeypatch.setitem(MethodOptions.registry, "megan", NewDefaults)
     rows = {r["name"]: r["row"] for r in bench.with_committed("confirm", spec, [])}
     assert rows[row]["weights"] == "critic_hidden=32"
+
+
+def test_rebuilding_the_tables_from_a_slice_keeps_every_committed_figure(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--stage tables` with no runs here (a clean clone, or a slice's runs only) writes the
+    committed rows, matched entries and choice back as they were."""
+    import shutil
+
+    results = tmp_path / "results"
+    shutil.copytree(BENCHMARKS / "results", results)
+    (tmp_path / "work" / "confirm" / "runs").mkdir(parents=True)
+    monkeypatch.setattr(bench, "RESULTS", results)
+    monkeypatch.setattr(bench, "WORK", tmp_path / "work")
+    bench.write_results("confirm", bench.load_spec(), "test", None)
+    before = json.loads((BENCHMARKS / "results" / "privacy_utility_confirm.json").read_text())
+    after = json.loads((results / "privacy_utility_confirm.json").read_text())
+    assert after["matched"] == before["matched"] and after["runs_ok"] == before["runs_ok"]
+    assert after["invocations"] == before["invocations"]
+    committed = _committed_rows("confirm")
+    rebuilt = list(csv.DictReader((results / "privacy_utility_confirm.csv").read_text()
+                                  .splitlines()))  # fmt: skip
+    assert [r["run"] for r in rebuilt] == [r["run"] for r in committed]
+    assert all(a["fid"] == b["fid"] and a["best_auc"] == b["best_auc"]
+               for a, b in zip(rebuilt, committed, strict=True))  # fmt: skip
