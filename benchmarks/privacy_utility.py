@@ -369,7 +369,10 @@ def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float
     Path(f"{stem}.md").write_text(results_markdown(rows, failed))
     if rows:
         Path(f"{stem}_endpoints.png").write_bytes(endpoints_png(rows, fam, stage))
-    Path(f"{stem}_curves.png").write_bytes(frontier_png(results, fam, f"{stage}: along training"))
+    # the committed plot stays unless every run's curve is here (older rows kept none)
+    if all(curve_points(r) for r in results if r.get("status") == "ok"):
+        png = frontier_png(results, fam, f"{stage}: along training")
+        Path(f"{stem}_curves.png").write_bytes(png)
 
     meta_path = Path(f"{stem}.json")
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"invocations": []}
