@@ -158,13 +158,16 @@ def _ci_contains_half(row: dict[str, Any]) -> bool:
     return row["best_auc_lo"] <= 0.5 <= row["best_auc_hi"]
 
 
-def choose_best(spec: dict[str, Any]) -> dict[str, str]:
-    """family -> its best setting on the screen's end points (see the module's text): the
-    screening runs here and the committed ones they do not replace."""
-    local = collect(WORK / "screen")
-    if not local:
-        return committed_choice()
-    rows = [r["row"] for r in with_committed("screen", spec, local) if r.get("status") == "ok"]
+def choose_best(spec: dict[str, Any],
+                results: list[dict[str, Any]] | None = None) -> dict[str, str]:  # fmt: skip
+    """family -> its best setting on the screen's end points (see the module's text): of
+    `results`, default the screening runs here and the committed ones they do not replace."""
+    if results is None:
+        local = collect(WORK / "screen")
+        if not local:
+            return committed_choice()
+        results = with_committed("screen", spec, local)
+    rows = [r["row"] for r in results if r.get("status") == "ok"]
     fam = family_of(spec)
     gan_fids = [r["fid"] for r in rows if fam.get(r["variant"]) in GAN_FAMILIES]
     bar = QUALITY_FACTOR * min(gan_fids) if gan_fids else math.inf
@@ -335,7 +338,7 @@ def with_committed(stage: str, spec: dict[str, Any],
         row = {k: typed(v) for k, v in row.items()}
         row["weights"] = todays_weights(spec, stage, row)
         kept.append({"status": "ok", "name": row["run"], "variant": row["variant"], "row": row,
-                     "curve": curves.get(row["run"], []), "committed": True})  # fmt: skip
+                     "curve": curves.get(row["run"], [])})  # fmt: skip
     key = run_order(spec)
     return sorted(results + kept, key=lambda r: key(r.get("name", "")))
 
@@ -392,7 +395,7 @@ def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float
     meta["train_seconds"] = round(sum(r["row"]["train_seconds"] for r in ok), 1)
     meta["run_seconds"] = round(sum(r.get("seconds", 0) for r in ok), 1)
     if stage == "screen":
-        meta["chosen"] = choose_best(spec)
+        meta["chosen"] = choose_best(spec, results)
     else:  # committed runs whose curves predate their intervals keep their committed entry
         complete = [r for r in results
                     if curve_points(r) and all("best_auc_ci" in p for p in curve_points(r))]

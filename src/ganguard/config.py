@@ -215,5 +215,11 @@ def config_differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -
     return out
 
 
+def recipe_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """`config_differences` without `device`: where a run trains does not change what it is (a
+    finished sweep run or a shadow set made on another device is still the same)."""
+    return [k for k in config_differences(a, b) if k != "device"]
+
+
 def dump_config(config: Config) -> str:
     return yaml.safe_dump(config.to_dict(), sort_keys=False)

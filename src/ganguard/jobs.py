@@ -45,7 +45,7 @@ def run_jobs(jobs: list[Job], root: Path, executor: Executor = "local", workers:
     if workers < 1:
         raise GanguardError("--workers must be at least 1")
     if gpus_per_job < 0:
-        raise GanguardError("gpus_per_run must not be negative")
+        raise GanguardError("gpus_per_job must not be negative")
     if executor not in ("local", "ray"):
         raise GanguardError(f"--executor must be local or ray, not {executor!r}")
     root = Path(root)

@@ -27,7 +27,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ganguard.attacks.base import Shadows, ThreatModel
-from ganguard.config import DEVICE_PATTERN, config_differences, config_from_dict
+from ganguard.config import DEVICE_PATTERN, config_from_dict, recipe_differences
 from ganguard.devices import job_device
 from ganguard.errors import GanguardError
 from ganguard.jobs import Job, run_jobs
@@ -209,8 +209,7 @@ def _check_or_write(root: Path, manifest: dict[str, Any]) -> None:
         made_with = config_from_dict(found.get("config") or {}).to_dict()
     except GanguardError:
         made_with = found.get("config") or {}
-    # where the shadows trained does not change what they are
-    changed = [k for k in config_differences(made_with, manifest["config"]) if k != "device"]
+    changed = recipe_differences(made_with, manifest["config"])
     if changed:
         raise GanguardError(
             f"{root} holds shadows trained with another config ({changed[0]} differs): "

@@ -111,11 +111,11 @@ class DPGAN(GAN):
         """`d_steps` DP-SGD steps of D, each on a Poisson batch of its own and counted by the
         accountant, then one step of G on the last D step's samples (Bie et al. 2023: more D
         steps per G step is what a DP-GAN needs most)."""
-        loss_d = 0.0
-        for _ in range(self.options.d_steps):
+        loss_d, k = 0.0, self.options.d_steps
+        for i in range(k):
             self.refuse_beyond_budget()
-            fake, y_fake, loss = self.discriminator_step()
-            loss_d += loss / self.options.d_steps
+            fake, y_fake, loss = self.discriminator_step(for_generator=i == k - 1)
+            loss_d += loss / k
         D = self.discriminator
         # The G step reads D but must neither record per-sample gradients nor touch D's grads.
         with self.hooks_off(), frozen(D):
@@ -125,13 +125,16 @@ class DPGAN(GAN):
         self.optimizers["generator"].step()
         return {"loss_d": loss_d, "loss_g": loss_g.item()}
 
-    def discriminator_step(self) -> tuple[torch.Tensor, torch.Tensor | None, float]:
-        """One DP-SGD step of D; returns the generated batch it used (with G's graph, for the G
-        step), its labels, and ℓ_D."""
+    def discriminator_step(
+        self, for_generator: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None, float]:
+        """One DP-SGD step of D; returns the generated batch it used (with G's graph when
+        `for_generator`: the G step reads it), its labels, and ℓ_D."""
         G, D, dp = self.generator, self.discriminator, self.dp_optimizer
         real, y_real = self.poisson_batch()
         y_fake = self.fake_labels()
-        fake = G(self.latent(), y_fake)
+        with torch.set_grad_enabled(for_generator):
+            fake = G(self.latent(), y_fake)
         batch = self.config.train.batch_size
 
         # Only the members' half is private: its per-sample gradients are clipped, summed and

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ganguard.config import Config, config_differences
+from ganguard.config import Config, recipe_differences
 from ganguard.devices import job_device
 from ganguard.errors import GanguardError
 from ganguard.jobs import Executor, Job, Report, run_jobs
@@ -77,9 +77,7 @@ def _finished(run_dir: Path) -> bool:
 def _check_unchanged(run_dir: Path, config: Config) -> None:
     """A finished run is skipped only while the sweep file still describes it: an edited
     variant, grid or default would otherwise leave stale results under the new name."""
-    # where a run trained does not change what it is
-    changed = [k for k in config_differences(read_run_config(run_dir).to_dict(), config.to_dict())
-               if k != "device"]  # fmt: skip
+    changed = recipe_differences(read_run_config(run_dir).to_dict(), config.to_dict())
     if changed:
         raise GanguardError(
             f"sweep: {run_dir} was run with another {changed[0]} than the sweep file now gives; "
