@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -122,12 +121,6 @@ def one_step_difference(device: str) -> float:
     return max(float((cpu[k].double() - other[k].double()).abs().max()) for k in cpu)
 
 
-def machine() -> str:
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    return (f"{platform.machine()}, {torch.get_num_threads()} torch threads, {gpu}, Python "
-            f"{platform.python_version()}, torch {torch.__version__}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
@@ -141,7 +134,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args()
 
-    from ganguard.devices import resolve_device
+    from ganguard.devices import describe_machine, resolve_device
     from ganguard.errors import GanguardError
 
     try:
@@ -151,7 +144,7 @@ def main() -> int:
         return 2
     work = Path(args.work or tempfile.mkdtemp(prefix="ganguard-gpu-check-"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"gpu check on {machine()}; runs in {work}", flush=True)
+    print(f"gpu check on {describe_machine()}; runs in {work}", flush=True)
     started = time.perf_counter()
     rows = [method_row(m, args.steps, device, work, args.shadows)
             for m in args.methods.split(",")]  # fmt: skip
@@ -180,7 +173,7 @@ def main() -> int:
           " the tolerance", flush=True)  # fmt: skip
     figures = {
         "command": "python benchmarks/gpu_check.py " + " ".join(sys.argv[1:]),
-        "machine": machine(),
+        "machine": describe_machine(),
         "device": device,
         "seconds": round(time.perf_counter() - started, 1),
         "methods": rows,

@@ -5,10 +5,17 @@ mnist-5k members trained long, as a GAN and with MEGAN's and MIMGAN's defaults, 
 every attack (`all`: the default five and the strong set, with online shadow models trained with
 the run's own recipe). Stage `dp`: a GAN and DP-GAN at ε = 1 and ε = 10 on the same networks
 (without spectral normalisation, which Opacus cannot train) with canaries, audited with every
-attack that needs no shadow model and with the one-run canary audit.
+attack that needs no shadow model and with the one-run canary audit. Stage `methods`: the leak
+stage's setting (where the GAN's samples-only attacks pass AUC 0.75) with every method — the GAN,
+its augmentation baseline, MEGAN's and MIMGAN's defaults with R private and R public, DP-GAN at
+ε = 10 and 1 (the committed default and the best tuned setting, pre-trained on the public
+collection), PrivGAN and PAR-GAN — per seed, audited with the default five and the strong attacks
+that need no shadow model (`dcr_ratio`, `gen_lra`, `ganleaks_fbb_cal`, whose reference GAN is
+trained on R with the run's recipe) and evaluated (FID, recall).
 
     python benchmarks/strong_audit.py --stage leak
     python benchmarks/strong_audit.py --stage dp
+    python benchmarks/strong_audit.py --stage methods --seeds 0,1,2
 
 Runs are kept in --work (a run already trained, or a shadow set already made, is reused), the
 figures saved to benchmarks/results/strong_audit_<stage>.json and .md.
@@ -18,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,11 @@ ROOT = Path(__file__).parents[1]
 COMMON = ["data.n_members=200", "data.n_holdout=200", "data.n_reference=3000",
           "train.progress=false", "train.log_every=1000", "train.checkpoint_every=1000"]
 NO_SN = "model.spectral_norm=false"
+PUBLIC_R = ["data.reference_data=mnist-train", "data.n_reference=20000"]
+# DP-GAN's best setting of the tuned screen (benchmarks/README.md, issue 20), with a batch that
+# 200 members allow: pre-trained on the public collection, gentle fine-tuning, 5 D steps per G step
+DP_TUNED = ["train.pretrain_on=mnist-train", "train.pretrain_steps=2000", "train.batch_size=100",
+            "train.lr_d=5e-5", "train.lr_g=5e-5", NO_SN]
 # name -> the overrides of configs/demo.yaml that make the setting
 STAGES: dict[str, dict[str, list[str]]] = {
     "leak": {
@@ -40,13 +50,33 @@ STAGES: dict[str, dict[str, list[str]]] = {
         "dpgan-eps10": ["method={name: dpgan, target_epsilon: 10}", NO_SN],
         "dpgan-eps1": ["method={name: dpgan, target_epsilon: 1}", NO_SN],
     },
+    "methods": {
+        "gan": ["method={name: gan}"],
+        "gan-aug": ["method={name: gan}", "train.augment=[translation, cutout]"],
+        "megan": [],
+        "megan-public": PUBLIC_R,
+        "mimgan": ["method={name: mimgan}"],
+        "mimgan-public": ["method={name: mimgan}", *PUBLIC_R],
+        "dpgan-eps10": ["method={name: dpgan, target_epsilon: 10}", NO_SN],
+        # 400 G steps of 5 D steps: the screen's 2 000 DP-SGD steps at sampling rate 0.5
+        "dpgan-eps10-tuned": ["method={name: dpgan, target_epsilon: 10, d_steps: 5}", *DP_TUNED,
+                              "train.steps=400"],
+        "dpgan-eps1-tuned": ["method={name: dpgan, target_epsilon: 1, d_steps: 5}", *DP_TUNED,
+                             "train.steps=400"],
+        "privgan": ["method={name: privgan}"],
+        "pargan": ["method={name: pargan}"],
+    },
 }  # fmt: skip
+# the methods stage's attacks: the default five and the strong ones without shadow models
+METHODS_ATTACKS = "default,dcr_ratio,gen_lra,ganleaks_fbb_cal"
 
 
 def run_setting(name: str, overrides: list[str], work: Path, attacks: str,
-                audit_options: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+                audit_options: dict[str, Any], utility: bool = False,
+                ) -> dict[str, Any]:  # fmt: skip
     from ganguard.audit import audit
     from ganguard.config import load_config
+    from ganguard.evaluate import evaluate
     from ganguard.runs import latest_checkpoint
     from ganguard.train import train
 
@@ -74,10 +104,16 @@ def run_setting(name: str, overrides: list[str], work: Path, attacks: str,
             "canary_guesses": (r.canaries or {}).get("guesses"),
             "seconds": r.seconds,
         })  # fmt: skip
+    quality = None
+    if utility:
+        u = evaluate(run_dir, n=config.data.n_holdout, inception=False)
+        quality = {"fid": u.generated["fid"], "recall": u.generated["recall"],
+                   "precision": u.generated["precision"], "fid_floor": u.floor["fid"],
+                   "n_generated": u.n_generated}  # fmt: skip
     return {"setting": name, "overrides": overrides, "train_s": trained, "rows": rows,
             "skipped": result.skipped, "shadows": result.shadows, "delta": result.delta,
             "accountant": result.accountant, "members": config.data.n_members,
-            "steps": config.train.steps}  # fmt: skip
+            "steps": config.train.steps, "seed": config.seed, "utility": quality}  # fmt: skip
 
 
 def tpr_at_zero_fpr(roc: dict[str, list[float]]) -> float:
@@ -97,16 +133,20 @@ def markdown(figures: dict[str, Any]) -> str:
         for r in s["rows"]:
             canary = "–" if r["canary_eps_lb"] is None else \
                 f"{number(r['canary_eps_lb'])} ({r['canary_correct']}/{r['canary_guesses']})"
-            rows.append([s["setting"], r["attack"], number(r["auc"]), number(r["tpr_at_1pct_fpr"]),
+            rows.append([label(s), r["attack"], number(r["auc"]), number(r["tpr_at_1pct_fpr"]),
                          number(r["tpr_at_0.1pct_fpr"]), number(r.get("tpr_at_zero_fpr")),
                          number(r["eps_lb"]), canary,
                          number(r["seconds"], 1)])  # fmt: skip
-    lines = [f"# strong audit, stage {figures['stage']}", "", table(head, rows), ""]
+    lines = [f"# strong audit, stage {figures['stage']}", ""]
+    if figures["stage"] == "methods":
+        lines += ["Each run's best attack (highest AUC) and its figures; every attack below.", "",
+                  summary(figures), ""]  # fmt: skip
+    lines += [table(head, rows), ""]
     for s in figures["settings"]:
         acc = s["accountant"] or {}
         sh = s["shadows"]
         lines.append(
-            f"- {s['setting']}: {s['members']} members, {s['steps']} steps, trained in "
+            f"- {label(s)}: {s['members']} members, {s['steps']} steps, trained in "
             f"{s['train_s']:.0f} s; δ = {number(s['delta'], 3)}"
             + (f"; accountant ε = {number(acc['epsilon'], 3)}" if acc.get("epsilon") else "")
             + (f"; {sh['count']} {sh['mode']} shadows of {sh['steps']} steps ("
@@ -120,34 +160,51 @@ def markdown(figures: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def machine() -> str:
-    """The CPU's model, its core count, Python's and torch's versions, the GPU if any."""
-    import torch
+def label(setting: dict[str, Any]) -> str:
+    seed = setting.get("seed")
+    return setting["setting"] if seed is None else f"{setting['setting']} (seed {seed})"
 
-    cpu = platform.machine()
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() \
-            else []:  # fmt: skip
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    return (f"{cpu}, {os.cpu_count()} cores, {gpu}, Python {platform.python_version()}, "
-            f"torch {torch.__version__}")
+
+def summary(figures: dict[str, Any]) -> str:
+    """One line per run: its best attack by AUC with the interval and TPRs, the largest ε lower
+    bound of any attack, FID and recall against H, the accountant's ε, the training time."""
+    from ganguard.tables import markdown as table
+    from ganguard.tables import number
+
+    head = ["setting", "seed", "best attack", "AUC [95% CI]", "TPR@1%FPR", "TPR@0.1%FPR",
+            "max ε_lb", "FID", "recall", "ε (DP)", "train s"]  # fmt: skip
+    rows = []
+    for s in figures["settings"]:
+        best = max(s["rows"], key=lambda r: r["auc"])
+        lo, hi = best["auc_ci"]
+        bounds = [r["eps_lb"] for r in s["rows"] if r["eps_lb"] is not None]
+        u = s.get("utility") or {}
+        eps = (s.get("accountant") or {}).get("epsilon")
+        rows.append([s["setting"], str(s.get("seed", 0)), best["attack"],
+                     f"{number(best['auc'])} [{number(lo)}, {number(hi)}]",
+                     number(best["tpr_at_1pct_fpr"]), number(best["tpr_at_0.1pct_fpr"]),
+                     number(max(bounds)) if bounds else "–", number(u.get("fid"), 1),
+                     number(u.get("recall")), number(eps, 2) if eps else "–",
+                     number(s["train_s"], 0)])  # fmt: skip
+    return table(head, rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=sorted(STAGES), required=True)
-    parser.add_argument("--steps", type=int, help="training steps (default: leak 4000, dp 2000)")
+    parser.add_argument("--steps", type=int,
+                        help="training steps (default: leak and methods 4000, dp 2000)")
     parser.add_argument("--shadows", type=int, default=16, help="online shadow models (leak)")
     parser.add_argument("--workers", type=int, default=2, help="shadows trained at a time")
     parser.add_argument("--canaries", type=int, default=100, help="canaries of the dp stage")
     parser.add_argument("--only", help="comma-separated settings of the stage (default: all)")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "ganguard-strong"))
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args()
+    from ganguard.devices import describe_machine
 
-    steps = args.steps or {"leak": 4000, "dp": 2000}[args.stage]
+    steps = args.steps or {"leak": 4000, "methods": 4000, "dp": 2000}[args.stage]
     settings = STAGES[args.stage]
     if args.only:
         settings = {k: v for k, v in settings.items() if k in args.only.split(",")}
@@ -160,35 +217,50 @@ def main() -> None:
     done = json.loads(Path(f"{stem}.json").read_text())["settings"] \
         if Path(f"{stem}.json").exists() else []  # fmt: skip
     figures: dict[str, Any] = {"stage": args.stage, "settings": done}
-    for name, overrides in settings.items():
-        overrides = [*overrides, f"train.steps={steps}"]
-        command = f"python benchmarks/strong_audit.py --stage {args.stage} --only {name}"
-        if args.steps:
-            command += f" --steps {args.steps}"
-        if args.stage == "leak":
-            attacks = "all"
-            options = {"shadows": {"count": args.shadows, "workers": args.workers}}
-            command += f" --shadows {args.shadows} --workers {args.workers}"
-        else:
-            attacks = "default,dcr_ratio,gen_lra"
-            overrides += [f"train.canaries={args.canaries}", "train.canary_source=crafted"]
-            options = {"canaries": True}
-            command += f" --canaries {args.canaries}"
-        print(f"{name}: {' '.join(overrides)}", flush=True)
-        measured = run_setting(name, overrides, work, attacks, options)
-        measured.update(command=command, machine=machine())
-        before = next((s for s in done if s["setting"] == name), None)
-        sh, old = measured["shadows"], (before or {}).get("shadows")
-        if sh and sh["reused"] and old:  # keep what training the reused shadows took
-            sh["trained_s"] = old.get("trained_s", None if old["reused"] else old["seconds"])
-        figures["settings"] = [s for s in figures["settings"] if s["setting"] != name]
-        figures["settings"].append(measured)
-        order = list(STAGES[args.stage])
-        figures["settings"].sort(key=lambda s: order.index(s["setting"]))
-        Path(f"{stem}.json").write_text(json.dumps(figures, indent=2) + "\n")
-        Path(f"{stem}.md").write_text(markdown(figures))
-        print(markdown(figures), flush=True)
+    seeds = [int(x) for x in args.seeds.split(",")]
+    for seed in seeds:
+        for name, overrides in settings.items():
+            # the row's own train.steps (DP-GAN's tuned rows) comes later and wins
+            overrides = [f"train.steps={steps}", *overrides]
+            if seed != 0:
+                overrides.append(f"seed={seed}")
+            command = f"python benchmarks/strong_audit.py --stage {args.stage} --only {name}"
+            command += f" --seeds {seed}" if seed != 0 else ""
+            if args.steps:
+                command += f" --steps {args.steps}"
+            utility = False
+            if args.stage == "leak":
+                attacks = "all"
+                options = {"shadows": {"count": args.shadows, "workers": args.workers}}
+                command += f" --shadows {args.shadows} --workers {args.workers}"
+            elif args.stage == "methods":
+                attacks, options, utility = METHODS_ATTACKS, {}, True
+            else:
+                attacks = "default,dcr_ratio,gen_lra"
+                overrides += [f"train.canaries={args.canaries}", "train.canary_source=crafted"]
+                options = {"canaries": True}
+                command += f" --canaries {args.canaries}"
+            print(f"{name} seed {seed}: {' '.join(overrides)}", flush=True)
+            run_name = name if seed == 0 else f"{name}_seed{seed}"
+            measured = run_setting(run_name, overrides, work, attacks, options, utility)
+            measured.update(setting=name, command=command, machine=describe_machine())
+            key = (name, seed)
+            before = next((s for s in done if identity(s) == key), None)
+            sh, old = measured["shadows"], (before or {}).get("shadows")
+            if sh and sh["reused"] and old:  # keep what training the reused shadows took
+                sh["trained_s"] = old.get("trained_s", None if old["reused"] else old["seconds"])
+            figures["settings"] = [s for s in figures["settings"] if identity(s) != key]
+            figures["settings"].append(measured)
+            order = list(STAGES[args.stage])
+            figures["settings"].sort(key=lambda s: (order.index(s["setting"]), identity(s)[1]))
+            Path(f"{stem}.json").write_text(json.dumps(figures, indent=2) + "\n")
+            Path(f"{stem}.md").write_text(markdown(figures))
+            print(markdown(figures), flush=True)
 
+
+def identity(setting: dict[str, Any]) -> tuple[str, int]:
+    """A measured setting's row and seed (rows measured before seeds were recorded: seed 0)."""
+    return setting["setting"], setting.get("seed", 0)
 
 if __name__ == "__main__":
     main()

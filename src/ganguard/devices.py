@@ -78,3 +78,21 @@ def using(device: str | torch.device | None) -> Iterator[torch.device]:
         yield resolved
     finally:
         _current.reset(token)
+
+
+def describe_machine() -> str:
+    """The machine in words, for figures that name where they were measured: the CPU's model and
+    core count, the GPU if any, Python's and torch's versions."""
+    import os
+    import platform
+    from pathlib import Path
+
+    cpu = platform.machine()
+    info = Path("/proc/cpuinfo")
+    for line in info.read_text().splitlines() if info.exists() else []:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    return (f"{cpu}, {os.cpu_count()} cores, {gpu}, Python {platform.python_version()}, "
+            f"torch {torch.__version__}")  # fmt: skip
