@@ -165,24 +165,39 @@ def label(setting: dict[str, Any]) -> str:
     return setting["setting"] if seed is None else f"{setting['setting']} (seed {seed})"
 
 
+def samples_only(attack: str) -> bool:
+    """Whether the attack reads the generator's samples only (with R, a reference GAN trained on
+    R, or shadow models of the recipe: what anyone given the released samples can do), not its
+    networks."""
+    from ganguard.attacks import attack_class
+    from ganguard.attacks.base import DISCRIMINATOR, GENERATOR
+
+    return not attack_class(attack).needs & {DISCRIMINATOR, GENERATOR}
+
+
 def summary(figures: dict[str, Any]) -> str:
-    """One line per run: its best attack by AUC with the interval and TPRs, the largest ε lower
-    bound of any attack, FID and recall against H, the accountant's ε, the training time."""
+    """One line per run: its best attack by AUC with the interval and TPRs, its best attack from
+    the samples alone, the largest ε lower bound of any attack, FID and recall against H, the
+    accountant's ε, the training time."""
     from ganguard.tables import markdown as table
     from ganguard.tables import number
 
     head = ["setting", "seed", "best attack", "AUC [95% CI]", "TPR@1%FPR", "TPR@0.1%FPR",
-            "max ε_lb", "FID", "recall", "ε (DP)", "train s"]  # fmt: skip
+            "best samples-only (AUC)", "max ε_lb", "FID", "recall", "ε (DP)",
+            "train s"]  # fmt: skip
     rows = []
     for s in figures["settings"]:
         best = max(s["rows"], key=lambda r: r["auc"])
         lo, hi = best["auc_ci"]
+        blind = [r for r in s["rows"] if samples_only(r["attack"])]
+        outside = max(blind, key=lambda r: r["auc"]) if blind else None
         bounds = [r["eps_lb"] for r in s["rows"] if r["eps_lb"] is not None]
         u = s.get("utility") or {}
         eps = (s.get("accountant") or {}).get("epsilon")
         rows.append([s["setting"], str(s.get("seed", 0)), best["attack"],
                      f"{number(best['auc'])} [{number(lo)}, {number(hi)}]",
                      number(best["tpr_at_1pct_fpr"]), number(best["tpr_at_0.1pct_fpr"]),
+                     f"{outside['attack']} ({number(outside['auc'])})" if outside else "–",
                      number(max(bounds)) if bounds else "–", number(u.get("fid"), 1),
                      number(u.get("recall")), number(eps, 2) if eps else "–",
                      number(s["train_s"], 0)])  # fmt: skip

@@ -62,7 +62,17 @@ def test_the_summary_takes_the_best_attack_and_the_largest_bound(bench) -> None:
     text = bench.summary({"stage": "methods", "settings": [s]})
     row = text.splitlines()[2].split("|")[1:-1]
     assert [c.strip() for c in row] == ["gan", "2", "lira_fbb", "0.896 [0.846, 0.946]", "0.090",
-                                        "–", "1.900", "36.2", "0.800", "–", "81"]  # fmt: skip
+                                        "–", "lira_fbb (0.896)", "1.900", "36.2", "0.800", "–",
+                                        "81"]  # fmt: skip
+
+
+def test_samples_only_attacks_are_those_that_need_no_network(bench) -> None:  # noqa: ANN001
+    every = ("logan_wb", "logan_bb", "ganleaks_fbb", "ganleaks_wb", "montecarlo", "domias",
+             "dcr_ratio", "gen_lra", "ganleaks_fbb_cal", "ganleaks_wb_cal", "lira_wb", "lira_fbb",
+             "lira_domias")  # fmt: skip
+    blind = {a for a in every if bench.samples_only(a)}
+    assert blind == {"logan_bb", "ganleaks_fbb", "montecarlo", "domias", "dcr_ratio", "gen_lra",
+                     "ganleaks_fbb_cal", "lira_fbb", "lira_domias"}  # fmt: skip
 
 
 def test_a_setting_measured_before_seeds_were_recorded_counts_as_seed_0(bench) -> None:  # noqa: ANN001
