@@ -3,23 +3,11 @@ at ε = 10 without spectral normalisation, and its table puts the published figu
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
-
-import pytest
 
 from ganguard.config import load_config
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("dp_anchor", BENCHMARKS / "dp_anchor.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+BENCHMARK = "dp_anchor"  # the `bench` fixture (conftest.py) imports it
 
 
 def test_the_rows_are_conditional_runs_on_60000_members(bench: ModuleType) -> None:

@@ -4,7 +4,6 @@ whose configs validate, so a clean clone can rerun any slice of the committed ta
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -31,13 +30,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("privacy_utility",
-                                                  BENCHMARKS / "privacy_utility.py")  # fmt: skip
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+BENCHMARK = "privacy_utility"  # the `bench` fixture (conftest.py) imports it
 
 
 def test_the_file_has_no_repeated_keys() -> None:

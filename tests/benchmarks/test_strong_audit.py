@@ -4,23 +4,11 @@ attack, its largest ε lower bound and its quality correctly."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
-
-import pytest
 
 from ganguard.config import load_config
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("strong_audit", BENCHMARKS / "strong_audit.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+BENCHMARK = "strong_audit"  # the `bench` fixture (conftest.py) imports it
 
 
 def test_every_setting_of_every_stage_is_a_valid_config(bench: ModuleType) -> None:
