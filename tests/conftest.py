@@ -1,13 +1,15 @@
-"""Shared fixtures: a tiny training config on `digits`, YAML writers, a CLI runner and one
-trained run that read-only tests share."""
+"""Shared fixtures: a tiny training config on `digits`, YAML writers, a CLI runner, one trained
+run that read-only tests share, and `bench`, a benchmark script imported as a module."""
 
 from __future__ import annotations
 
 import copy
+import importlib.util
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -155,3 +157,15 @@ def tree_snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
 @pytest.fixture
 def snapshot() -> Callable[[Path], dict[str, tuple[bytes, int]]]:
     return tree_snapshot
+
+
+@pytest.fixture(scope="module")
+def bench(request: pytest.FixtureRequest) -> ModuleType:
+    """benchmarks/NAME.py as a module (the scripts are files, not modules of the package), NAME
+    the test module's `BENCHMARK`."""
+    name = request.module.BENCHMARK
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

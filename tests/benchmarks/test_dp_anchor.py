@@ -7,7 +7,7 @@ from types import ModuleType
 
 from ganguard.config import load_config
 
-BENCHMARK = "dp_anchor"  # the `bench` fixture (conftest.py) imports it
+BENCHMARK = "dp_anchor"  # the `bench` fixture (tests/conftest.py) imports it
 
 
 def test_the_rows_are_conditional_runs_on_60000_members(bench: ModuleType) -> None:

@@ -30,7 +30,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-BENCHMARK = "privacy_utility"  # the `bench` fixture (conftest.py) imports it
+BENCHMARK = "privacy_utility"  # the `bench` fixture (tests/conftest.py) imports it
 
 
 def test_the_file_has_no_repeated_keys() -> None:

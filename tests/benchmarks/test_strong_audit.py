@@ -8,7 +8,7 @@ from types import ModuleType
 
 from ganguard.config import load_config
 
-BENCHMARK = "strong_audit"  # the `bench` fixture (conftest.py) imports it
+BENCHMARK = "strong_audit"  # the `bench` fixture (tests/conftest.py) imports it
 
 
 def test_every_setting_of_every_stage_is_a_valid_config(bench: ModuleType) -> None:
