@@ -236,9 +236,7 @@ def main() -> None:
     for seed in seeds:
         for name, overrides in settings.items():
             # the row's own train.steps (DP-GAN's tuned rows) comes later and wins
-            overrides = [f"train.steps={steps}", *overrides]
-            if seed != 0:
-                overrides.append(f"seed={seed}")
+            overrides = [f"train.steps={steps}", *overrides, f"seed={seed}"]
             command = f"python benchmarks/strong_audit.py --stage {args.stage} --only {name}"
             command += f" --seeds {seed}" if seed != 0 else ""
             if args.steps:
@@ -276,6 +274,7 @@ def main() -> None:
 def identity(setting: dict[str, Any]) -> tuple[str, int]:
     """A measured setting's row and seed (rows measured before seeds were recorded: seed 0)."""
     return setting["setting"], setting.get("seed", 0)
+
 
 if __name__ == "__main__":
     main()
