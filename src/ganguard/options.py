@@ -85,19 +85,6 @@ class MEGANOptions(MethodOptions):
         256, ge=1, description="fano mode: members and reference records per step that the "
         "critic and the penalty see (members on a stream of their own); none: the step's own "
         "member batch and as many reference records")  # fmt: skip
-    critic_pass: Literal["own", "shared"] = Field(
-        "own", description="fano mode: own: the critic learns in passes of its own before D's "
-        "penalty is read; shared: it reads the step's member features and a reference batch of "
-        "the same size run through D without gradient, and learns from D's own backward pass "
-        "(needs critic_batch none and critic_steps 1)")  # fmt: skip
-
-    @model_validator(mode="after")
-    def _shared_pass(self) -> MEGANOptions:
-        if self.critic_pass == "shared" and (self.critic_batch is not None or self.critic_steps != 1):
-            raise GanguardError(
-                "method.critic_pass shared needs method.critic_batch: null and critic_steps: 1"
-            )
-        return self
 
 
 class MIMGANOptions(MethodOptions):
@@ -129,8 +116,6 @@ class MIMGANOptions(MethodOptions):
     critic_batch: int | None = Field(
         256, ge=1, description="MEGAN's critic_batch for that term (none: the step's own member "
         "batch)")  # fmt: skip
-    critic_pass: Literal["own", "shared"] = Field(
-        "own", description="MEGAN's critic_pass for that term (shared needs critic_batch none)")
 
 
 class DPGANOptions(MethodOptions):

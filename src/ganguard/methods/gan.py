@@ -34,8 +34,6 @@ class GAN(Method):
             "generator": self.adam(self.generator, t.lr_g),
             "discriminator": self.adam(self.discriminator, t.lr_d),
         }
-        # the optimisers that step on ℓ_D's backward pass (a penalty's critic may join them)
-        self.learns_from_d_loss = ["discriminator"]
 
     def step(self) -> dict[str, float]:
         G, D = self.generator, self.discriminator
@@ -52,12 +50,9 @@ class GAN(Method):
             loss_d = discriminator_loss(d_real, d_fake)
             logs["loss_d"] = loss_d.item()
             loss_d = loss_d + self.discriminator_penalty(h_real, d_real, d_fake, logs)
-        learners = [self.optimizers[k] for k in self.learns_from_d_loss]
-        for opt in learners:
-            opt.zero_grad()
+        self.optimizers["discriminator"].zero_grad()
         loss_d.backward()
-        for opt in learners:
-            opt.step()
+        self.optimizers["discriminator"].step()
 
         loss_g = generator_loss(D(self.d_input(fake), y_fake))
         logs["loss_g"] = loss_g.item()

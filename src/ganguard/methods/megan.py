@@ -56,16 +56,11 @@ class FanoPenalty:
         self.optimizer = method.adam(self.critic, options.critic_lr)
 
     def register(self, key: str) -> None:
-        """Put the critic and its optimizer among the method's (so checkpoints hold them); with
-        the shared pass the critic's optimizer steps on D's backward pass."""
+        """Put the critic and its optimizer among the method's (so checkpoints hold them)."""
         self.method.modules[key], self.method.optimizers[key] = self.critic, self.optimizer
-        if self.options.critic_pass == "shared":
-            self.method.learns_from_d_loss.append(key)
 
     def __call__(self, h_real: torch.Tensor, d_real: torch.Tensor, logs: dict) -> torch.Tensor:
         m, D, opt = self.method, self.method.discriminator, self.options
-        if opt.critic_pass == "shared":
-            return self.shared_pass(h_real, d_real, logs)
         if opt.critic_batch is not None:  # a member batch of the critic's own size, own stream
             n = opt.critic_batch
             mem, y_mem = m.draw_labelled(m.members, m.member_labels, "critic_members", n)
@@ -84,45 +79,6 @@ class FanoPenalty:
         logs["critic_ce"] = ce.item()
         logs["mi_bound"] = leak.item()
         return self.lam * leak
-
-
-    def shared_pass(self, h_real: torch.Tensor, d_real: torch.Tensor, logs: dict) -> torch.Tensor:
-        """The critic and the penalty from one backward pass: the step's member features (with
-        their gradient) against as many reference records read through D without one. Returned
-        is CE_ψ itself, so that ψ descends on it; D's gradient arrives through a reversal scaled
-        by −λ while ln 2 − CE > 0, i.e. D descends on λ · max(ln 2 − CE, 0). This costs one
-        forward pass of D on the reference batch; the critic's own passes cost D a forward and
-        backward pass on twice its batch (benchmarks/README.md, cost of a training step)."""
-        m, D = self.method, self.method.discriminator
-        ref, y_ref = m.draw_labelled(m.reference, m.reference_labels, "reference", len(h_real))
-        with torch.no_grad():
-            h_ref = D.features(m.d_input(ref))
-            if self.options.critic_input == "logit":
-                on_members, on_reference = d_real[:, None], D.head(h_ref, y_ref)[:, None]
-            else:
-                on_members, on_reference = h_real, h_ref
-            leak = torch.clamp(LN2 - membership_cross_entropy(
-                self.critic, on_members, on_reference), min=0.0)  # fmt: skip
-        scale = -self.lam if leak.item() > 0 else 0.0
-        ce = membership_cross_entropy(
-            self.critic, ScaleGradient.apply(on_members, scale), on_reference
-        )
-        logs["critic_ce"] = ce.item()
-        logs["mi_bound"] = leak.item()
-        return ce
-
-
-class ScaleGradient(torch.autograd.Function):
-    """The identity forward; the gradient multiplied by `scale` backward (−λ: a reversal)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:  # noqa: ANN001
-        ctx.scale = scale
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: ANN001
-        return grad * ctx.scale, None
 
 
 def fano_cross_entropy(critic: nn.Module, optimizer: torch.optim.Optimizer, steps: int,

@@ -137,7 +137,7 @@ class MIMGAN(GAN):
         self.optimizers["mim_critic"] = self.adam(self.critic, opt.critic_lr)
         self.fano = None
         if opt.discriminator_lam > 0:
-            megan = MEGANOptions(critic_batch=opt.critic_batch, critic_pass=opt.critic_pass)
+            megan = MEGANOptions(critic_batch=opt.critic_batch)
             self.fano = FanoPenalty(self, opt.discriminator_lam, megan)
             self.fano.register("membership_critic")
 
