@@ -33,7 +33,9 @@ READY = sorted((Path(__file__).parents[1] / "src" / "ganguard" / "configs").glob
 def test_every_ready_config_validates(path: Path) -> None:
     """The files in configs/ carry no stale key, and their data sets are the ones they name."""
     config = load_config(path)
-    assert config.data.name == ("fashion-mnist" if path.stem.startswith("fashion") else "mnist-5k")
+    named = {"fashion": "fashion-mnist", "demo-adult": "adult"}
+    want = next((v for k, v in named.items() if path.stem.startswith(k)), "mnist-5k")
+    assert config.data.name == want
     assert (config.data.reference_data == "mnist-train") == path.stem.endswith("-public")
 
 

@@ -17,13 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ganguard.attacks import RISK_ATTACKS, attack_class, choose_attacks
 from ganguard.attacks.base import REFERENCE, REFERENCE_MODEL, SHADOWS, ThreatModel
 from ganguard.audit_plots import save_roc_plot, save_score_histograms
 from ganguard.config import config_from_dict
 from ganguard.data import load_dataset, load_run_data
+from ganguard.data.codec import encode_audit_tables
 from ganguard.data.split import canary_records, check_split
+from ganguard.data.tabular import is_table_path
 from ganguard.devices import current_device, using
 from ganguard.distances import nearest
 from ganguard.errors import GanguardError
@@ -179,10 +182,10 @@ def reference_method(run: Run, reference: np.ndarray, progress: bool = False) ->
 def audit(
     run_dir: str | Path | None = None,
     *,
-    samples: str | Path | np.ndarray | None = None,
-    members: str | Path | np.ndarray | None = None,
-    nonmembers: str | Path | np.ndarray | None = None,
-    reference: str | Path | np.ndarray | None = None,
+    samples: str | Path | np.ndarray | pd.DataFrame | None = None,
+    members: str | Path | np.ndarray | pd.DataFrame | None = None,
+    nonmembers: str | Path | np.ndarray | pd.DataFrame | None = None,
+    reference: str | Path | np.ndarray | pd.DataFrame | None = None,
     attacks: str | list[str] | None = None,
     n_per_class: int | None = None,
     k: int = 20_000,
@@ -198,7 +201,9 @@ def audit(
     device: str | None = "auto",
 ) -> AuditResult:
     """Audit a run directory (its last checkpoint, or the kept checkpoint at `step`), or any
-    generator from its samples; writes the JSON to `out` (default RUN_DIR/audit.json) with an
+    generator from its samples (arrays or .npz files; or tables: DataFrames, .csv or .parquet
+    files with the members' columns, encoded as `ganguard.data.codec.encode_audit_tables`
+    says); writes the JSON to `out` (default RUN_DIR/audit.json) with an
     ROC plot and score histograms beside it.
 
     `k` generated samples are given to the attacks (drawn from a run; the first k of `samples`).
@@ -229,11 +234,11 @@ def _audit(run_dir, samples, members, nonmembers, reference, attacks, n_per_clas
             raise GanguardError("a samples-only audit needs --samples, --members and --nonmembers")
         if canaries:
             raise GanguardError("--canaries audits a run trained with train.canaries, not samples")
-        if out is None and not isinstance(samples, np.ndarray):
+        if out is None and not isinstance(samples, np.ndarray | pd.DataFrame):
             out = Path(samples).with_name(Path(samples).stem + "_audit.json")
         threat, mem, non = _samples_threat(samples, members, nonmembers, reference, k, seed)
         chosen, skipped = choose_attacks(attacks, threat.available())
-        source = str(samples) if not isinstance(samples, np.ndarray) else "arrays"
+        source = "arrays" if isinstance(samples, np.ndarray | pd.DataFrame) else str(samples)
         result, scores = run_attacks(threat, mem, non, chosen, skipped, settings, source)
     if out is not None:
         out = Path(out)
@@ -260,7 +265,19 @@ def _load_records(value: str | Path | np.ndarray, what: str) -> np.ndarray:
         raise GanguardError(f"{what}: {err}") from None
 
 
+def _is_table(value: Any) -> bool:
+    return isinstance(value, pd.DataFrame) or (
+        isinstance(value, str | Path) and is_table_path(value))  # fmt: skip
+
+
 def _samples_threat(samples, members, nonmembers, reference, k, seed):  # noqa: ANN001, ANN202
+    given = [v for v in (samples, members, nonmembers, reference) if v is not None]
+    if any(_is_table(v) for v in given):
+        if not all(_is_table(v) for v in given):
+            raise GanguardError("--samples, --members, --nonmembers and --reference must all "
+                                "be tables (.csv, .parquet) or all arrays (.npz)")  # fmt: skip
+        s, mem, non, ref = encode_audit_tables(samples, members, nonmembers, reference)
+        return ThreatModel(samples=s[:k], reference=ref, seed=seed), mem, non
     s = _load_records(samples, "--samples")
     mem = _load_records(members, "--members")
     non = _load_records(nonmembers, "--nonmembers")

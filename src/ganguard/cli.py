@@ -34,10 +34,23 @@ def _cmd_sample(args: argparse.Namespace) -> None:
 
     if args.n < 1:
         raise GanguardError("--n must be at least 1")
+    from ganguard.data.codec import TableCodec, has_codec
+    from ganguard.data.tabular import is_table_path, write_table
+
     run = load_run(args.run_dir, device=args.device)
+    table = has_codec(args.run_dir)
+    if is_table_path(args.out) and not table:
+        raise GanguardError(f"--out {args.out}: {args.run_dir} was trained on images; write "
+                            "an .npz")  # fmt: skip
+    codec = TableCodec.load(Path(args.run_dir)) if table else None  # before anything is drawn
     x, y = run.method.sample_labelled(
         args.n, torch.Generator().manual_seed(args.seed), label=args.label
     )
+    if codec is not None and is_table_path(args.out):
+        frame = codec.to_frame(x.numpy(), None if y is None else y.numpy())
+        write_table(frame, Path(args.out))
+        print(f"wrote {args.n} records of {frame.shape[1]} columns to {args.out}")
+        return
     arrays = {"x": x.numpy()} if y is None else {"x": x.numpy(), "y": y.numpy()}
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
@@ -126,6 +139,18 @@ def _cmd_datasets(args: argparse.Namespace) -> None:
     from ganguard.data import dataset_table
     from ganguard.tables import text
 
+    if args.inspect:
+        import yaml
+
+        from ganguard.data.tabular import infer_schema, read_table
+
+        schema = infer_schema(read_table(Path(args.inspect)))
+        print(f"# {args.inspect}: the column kinds ganguard infers, ready to paste into a config")
+        raw = schema.to_yaml_config()
+        raw["data"] = {"name": "csv", "path": str(args.inspect), **raw["data"]}
+        print(yaml.safe_dump(raw, sort_keys=False), end="")
+        return
+
     rows = [[r["name"], "–" if r["size"] is None else str(r["size"]), r["shape"],
              "yes" if r["available"] else "no", "" if r["available"] else r["how_to_get"]]
             for r in dataset_table()]  # fmt: skip
@@ -135,7 +160,7 @@ def _cmd_datasets(args: argparse.Namespace) -> None:
 def _cmd_demo(args: argparse.Namespace) -> None:
     from ganguard.demo import run_demo
 
-    run_demo(out=Path(args.out), fast=args.fast, device=args.device)
+    run_demo(out=Path(args.out), fast=args.fast, device=args.device, data=args.data)
 
 
 def _device_flag(p: argparse.ArgumentParser, more: str = "") -> None:
@@ -157,11 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
                                     "itself auto by default)")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("sample", help="draw samples from a trained run into an .npz file")
+    p = sub.add_parser("sample", help="draw samples from a trained run into a file")
     p.add_argument("run_dir")
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--out", required=True,
-                   help="output .npz (array x; conditional runs also y, the classes)")
+                   help="output .npz (array x; conditional runs also y, the classes); a run on "
+                        "a table: .csv or .parquet (its columns) or .npz (encoded records)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", type=int, help="conditional runs: every sample of this class")
     _device_flag(p)
@@ -230,9 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("datasets", help="list the data sets and whether each is available here")
+    p.add_argument("--inspect", metavar="FILE",
+                   help="print the schema inferred for a CSV or Parquet table, as YAML")
     p.set_defaults(func=_cmd_datasets)
 
     p = sub.add_parser("demo", help="GAN vs MEGAN on the embedded mnist-5k, side by side")
+    p.add_argument("--data", default="mnist-5k", choices=["mnist-5k", "adult"],
+                   help="the images (default) or the embedded UCI Adult table")
     p.add_argument("--fast", action="store_true", help="a first look in about a minute")
     p.add_argument("--out", default="runs/demo", help="folder for the two runs")
     _device_flag(p)

@@ -40,6 +40,13 @@ class DataConfig(Strict):
         "collection beside the private one): `n_reference` records not in `data.name`, in its "
         "class proportions when both are labelled; none: R is cut from `data.name`")  # fmt: skip
     reference_path: str | None = Field(None, description="like `data.path`, for `reference_data`")
+    columns: dict[str, Any] | None = Field(
+        None, description="tables: column name -> kind (continuous, discrete or categorical), "
+        "or {kind: K, missing: false} to refuse missing values; columns not named are inferred "
+        "(`ganguard datasets --inspect FILE` prints what is)")  # fmt: skip
+    target: str | None = Field(
+        None, description="tables: the class column (categorical or discrete) that conditional "
+        "runs and train-on-synthetic accuracy use; embedded tables name their own")  # fmt: skip
 
 
 class ModelConfig(Strict):

@@ -1,4 +1,5 @@
-"""`ganguard demo`: a GAN and a MEGAN on the embedded mnist-5k, trained and compared."""
+"""`ganguard demo`: a GAN and a MEGAN on the embedded mnist-5k (or, `--data adult`, on the
+embedded UCI Adult table), trained and compared."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ganguard.audit import AuditResult, audit
 from ganguard.config import Config, apply_overrides, config_from_dict
 from ganguard.devices import resolve_device
 from ganguard.errors import GanguardError
-from ganguard.evaluate import UtilityResult, evaluate
+from ganguard.evaluate import TABLE_KEYS, UtilityResult, evaluate
 from ganguard.report import write_report
 from ganguard.runs import Run, unresumable_changes
 from ganguard.tables import number, text
@@ -26,11 +27,18 @@ FAST = ["train.steps=800", "train.log_every=200", "data.n_members=200", "data.n_
 FAST_AUDIT = {"k": 2000, "settings": {"logan_bb": {"steps": 100}}}
 
 
-def demo_configs(fast: bool = False) -> dict[str, Config]:
-    """The demo's two runs: the shipped `demo.yaml` (a MEGAN) and its twin with the plain GAN."""
+DEMO_CONFIGS = {"mnist-5k": "configs/demo.yaml", "adult": "configs/demo-adult.yaml"}
+
+
+def demo_configs(fast: bool = False, data: str = "mnist-5k") -> dict[str, Config]:
+    """The demo's two runs: the shipped `demo.yaml` (a MEGAN; `demo-adult.yaml` for the table)
+    and its twin with the plain GAN."""
     import yaml
 
-    raw = yaml.safe_load(resources.files("ganguard").joinpath("configs/demo.yaml").read_text())
+    if data not in DEMO_CONFIGS:
+        raise GanguardError(f"--data {data}: the demo runs on {' or '.join(DEMO_CONFIGS)}")
+    text_ = resources.files("ganguard").joinpath(DEMO_CONFIGS[data]).read_text()
+    raw = yaml.safe_load(text_)
     raw = apply_overrides(raw, FAST if fast else [])
     gan = config_from_dict({**raw, "method": {"name": "gan"}})
     return {"GAN": gan, "MEGAN": config_from_dict(raw)}
@@ -66,10 +74,16 @@ def format_table(rows: list[Row]) -> str:
         ["overfitting O of d(x)", *(b["O"] for b in wb)],
         ["  95% interval", *(f"{b['ci_low']:.2f}-{b['ci_high']:.2f}" for b in wb)],
         ["  O_null (chance level)", *(b["O_null"] for b in wb)],
-        ["FID (lower is better)", *(number(r.utility.generated["fid"], 1) for r in rows)],
-        ["  floor, real vs real", *(number(r.utility.floor["fid"], 1) for r in rows)],
-        ["AUC (0.5 = chance)", *("" for _ in rows)],
     ]  # fmt: skip
+    if rows[0].utility.table is None:
+        lines += [["FID (lower is better)", *(number(r.utility.generated["fid"], 1) for r in rows)],
+                  ["  floor, real vs real", *(number(r.utility.floor["fid"], 1) for r in rows)]]
+    else:
+        lines += [[label.split(" (")[0], *(number(r.utility.generated[key]) for r in rows)]
+                  for key, label in TABLE_KEYS.items()]
+        lines.append(["  train-on-real AUC", *(number(r.utility.table["generated"]["trtr_auc"])
+                                               for r in rows)])
+    lines.append(["AUC (0.5 = chance)", *("" for _ in rows)])  # fmt: skip
     names = list(rows[0].audit.attacks)
     lines += [[f"  {n}", *(r.audit.attacks[n].metrics["auc"] for r in rows)] for n in names]
     lines.append(["TPR at 1% FPR (0.01 = chance)", *("" for _ in rows)])
@@ -78,11 +92,13 @@ def format_table(rows: list[Row]) -> str:
     return text(["", *(r.name for r in rows)], lines)
 
 
-def run_demo(out: Path = Path("runs/demo"), fast: bool = False, device: str = "auto") -> list[Row]:
-    out = Path(str(out) + "-fast") if fast and out == Path("runs/demo") else Path(out)
+def run_demo(out: Path = Path("runs/demo"), fast: bool = False, device: str = "auto",
+             data: str = "mnist-5k") -> list[Row]:  # fmt: skip
+    if out == Path("runs/demo"):
+        out = Path(f"runs/demo{'' if data == 'mnist-5k' else '-' + data}{'-fast' if fast else ''}")
     resolve_device(device)  # a device that is not here: refused before anything is written
     configs = {name: c.model_copy(update={"device": device})
-               for name, c in demo_configs(fast).items()}  # fmt: skip
+               for name, c in demo_configs(fast, data).items()}  # fmt: skip
     some = next(iter(configs.values()))
     d = some.data
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731

@@ -191,11 +191,13 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 # -- a method and its state ---------------------------------------------------------------------
 def build_method(config: Config, shape: tuple[int, ...], n_classes: int = 0,
-                 device: str | torch.device | None = None) -> Method:  # fmt: skip
+                 device: str | torch.device | None = None,
+                 layout: list | None = None) -> Method:  # fmt: skip
     """The untrained method of `config` for records of `shape` (and `n_classes` classes), on
-    `device` (default: the config's)."""
+    `device` (default: the config's); `layout`: a table's record blocks (G's heads)."""
     cls = method_class(config.method.name)
-    method = cls(config.method, config, shape, RandomStreams(config.seed), n_classes=n_classes)
+    method = cls(config.method, config, shape, RandomStreams(config.seed), n_classes=n_classes,
+                 layout=layout)  # fmt: skip
     return method.to(resolve_device(config.device if device is None else device))
 
 
@@ -262,7 +264,8 @@ def load_run(run_dir: str | Path, step: int | None = None,
     step, state = load_checkpoint(checkpoint)
     if "shape" not in state:
         raise GanguardError(f"checkpoint {checkpoint} does not record the data shape")
-    method = build_method(config, tuple(state["shape"]), int(state.get("n_classes", 0)), device)
+    method = build_method(config, tuple(state["shape"]), int(state.get("n_classes", 0)), device,
+                          state.get("layout"))  # fmt: skip
     load_method_state(method, state["method"], weights_only=True)
     return Run(run_dir, config, split, method, step, state["method"].get("extra", {}))
 

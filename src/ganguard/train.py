@@ -29,7 +29,7 @@ from ganguard.data.split import (
     canary_records,
     check_split,
     load_split,
-    make_split,
+    run_split,
     save_split,
 )
 from ganguard.errors import GanguardError
@@ -68,6 +68,7 @@ class TrainingData:
     n_classes: int = 0
     split: Split | None = None  # None: arrays, identified by `fingerprint`
     monitor: Monitor | None = None  # fixed subsets of S and H scored at each log line
+    layout: list | None = None  # a table's record blocks (TableCodec.layout), for G's heads
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -85,8 +86,7 @@ def split_data(config: Config) -> tuple[TrainingData, Any]:
     """A run's data: its data set split by `config.data` (S, H, R, T), and the data set."""
     d = config.data
     ds = load_run_data(d)
-    appended = None if d.reference_data is None else len(ds) - d.n_reference
-    split = make_split(ds, d.n_members, d.n_holdout, d.n_reference, d.n_test, d.seed, appended)
+    split = run_split(ds, d)
     t = config.train
     split = add_canaries(split, t.canaries, t.canary_source, d.seed)
     conditional = config.model.conditional
@@ -106,6 +106,7 @@ def split_data(config: Config) -> tuple[TrainingData, Any]:
         n_classes=0 if ds.y is None else int(ds.y.max()) + 1,
         split=split,
         monitor=Monitor(ds, split, config.train.n_log, d.seed, conditional),
+        layout=None if ds.codec is None else ds.codec.layout,
     )
     return data, ds
 
@@ -220,6 +221,8 @@ def _prepare_run_dir(out: Path, config: Config, data: TrainingData, ds: Any, res
         out.mkdir(parents=True, exist_ok=True)
         if data.split is not None:
             save_split(data.split, out / "split.json")
+            if ds is not None and ds.codec is not None:
+                ds.codec.save(out)  # to decode samples into the table's columns
         else:
             write_json(out / RECORDS, {"fingerprint": data.fingerprint()})
         write_atomic(out / "config.yaml", dump_config(config))
@@ -271,7 +274,7 @@ def train(
     if data is None:
         data, ds = split_data(config)
     public = pretraining_data(config, data, ds)  # before anything is written: it may refuse
-    method = build_method(config, data.shape, data.n_classes)
+    method = build_method(config, data.shape, data.n_classes, layout=data.layout)
     method.attach_data(data.members, data.reference, data.member_labels, data.reference_labels)
     out = None if out is None else Path(out)
     if out is not None:
@@ -320,6 +323,7 @@ def train(
             state = {
                 "shape": list(data.shape),
                 "n_classes": method.n_classes,
+                "layout": method.layout,
                 "method": method_state(method),
                 "global_rng": global_rng_state(),
             }
@@ -329,5 +333,6 @@ def train(
     if out is not None:
         if resume:
             write_atomic(out / "config.yaml", dump_config(config))
-        save_sample_grid(method, out / "samples.png", seed=config.seed)
+        if method.layout is None:  # a table's samples are shown decoded (ganguard report)
+            save_sample_grid(method, out / "samples.png", seed=config.seed)
     return Run(out, config, data.split, method, step)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -14,6 +16,11 @@ from ganguard.errors import GanguardError
 class Dataset:
     """Images as float32 NCHW in [-1, 1], with optional int64 labels.
 
+    A table is held the same way, one record per row of shape (1, 1, columns): its canonical
+    matrix (`schema` set, see ganguard.data.tabular), or, once a run's encoding is fitted, the
+    encoded records (`codec` set, `source_fingerprint` the fingerprint of the canonical table,
+    which is what a split names).
+
     The arrays are normalised to C-contiguous float32/int64 on construction so that the
     fingerprint does not depend on how a loader happened to build them.
     """
@@ -21,6 +28,10 @@ class Dataset:
     name: str
     x: np.ndarray
     y: np.ndarray | None = None
+    schema: Any = None  # ganguard.data.tabular.Schema of a table
+    codec: Any = None  # ganguard.data.codec.TableCodec once the records are encoded
+    source_fingerprint: str | None = None
+    canonical: np.ndarray | None = None  # an encoded table's canonical matrix (n, columns)
 
     def __post_init__(self) -> None:
         x = np.ascontiguousarray(self.x, dtype=np.float32)
@@ -43,11 +54,20 @@ class Dataset:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
+    @property
+    def is_table(self) -> bool:
+        return self.schema is not None
+
     def fingerprint(self) -> str:
-        """SHA-256 of the x bytes, then the y bytes when there are labels."""
+        """SHA-256 of the x bytes, then the y bytes when there are labels (and a table's
+        schema); an encoded table's is its canonical table's."""
+        if self.source_fingerprint is not None:
+            return self.source_fingerprint
         digest = hashlib.sha256(self.x)  # hashes the buffer, no copy
         if self.y is not None:
             digest.update(self.y)
+        if self.schema is not None:
+            digest.update(json.dumps(self.schema.to_json(), sort_keys=True).encode())
         return f"sha256:{digest.hexdigest()}"
 
     def __repr__(self) -> str:  # the default would print the arrays
@@ -67,6 +87,12 @@ def append_reference(private: Dataset, other: Dataset, n: int, seed: int) -> Dat
     (compared byte for byte), so that a split can take all of R from `other` without ever
     putting a member there. When both have labels, R has the class proportions of `private`
     (and keeps its labels)."""
+    if other.is_table != private.is_table or (
+            private.is_table and other.schema.to_json() != private.schema.to_json()):
+        raise GanguardError(
+            f"data.reference_data {other.name} is not a table with the columns and labels of "
+            f"{private.name}: R must be records of the same kind"
+        )
     if other.shape != private.shape:
         raise GanguardError(
             f"data.reference_data {other.name} has records of shape {other.shape}, "
@@ -97,7 +123,7 @@ def append_reference(private: Dataset, other: Dataset, n: int, seed: int) -> Dat
     pick = np.sort(pick)
     y = np.concatenate([private.y, other.y[pick]]) if labelled else None
     x = np.concatenate([private.x, other.x[pick]])
-    return Dataset(f"{private.name}+{other.name}", x, y)
+    return Dataset(f"{private.name}+{other.name}", x, y, schema=private.schema)
 
 
 def proportional_counts(counts: np.ndarray, n: int) -> np.ndarray:

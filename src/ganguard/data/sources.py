@@ -81,7 +81,12 @@ class Source:
             return False
         return True
 
-    def load(self, path: PathLike | None = None) -> Dataset:
+    def load(self, path: PathLike | None = None, columns: dict | None = None,
+             target: str | None = None) -> Dataset:  # fmt: skip
+        """The data set (read from `path` when given); `columns` and `target` are for tables."""
+        if columns or target:
+            raise GanguardError(f"data set {self.name} is not a table: data.columns and "
+                                "data.target apply to tables only")  # fmt: skip
         return self.read(self.locate(path))
 
     def read(self, path: Path) -> Dataset:

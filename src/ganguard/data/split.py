@@ -137,6 +137,13 @@ def make_split(
     return Split(seed=int(seed), fingerprint=ds.fingerprint(), dataset=ds.name, **parts)
 
 
+def run_split(ds: Dataset, data: Any) -> Split:
+    """The split a run's `data` config makes of `ds` (its `load_run_data`), canaries aside."""
+    appended = None if data.reference_data is None else len(ds) - data.n_reference
+    return make_split(ds, data.n_members, data.n_holdout, data.n_reference, data.n_test,
+                      data.seed, appended)  # fmt: skip
+
+
 def add_canaries(split: Split, m: int, source: str, seed: int) -> Split:
     """`split` with m canaries, each in the training set by a fair coin (seeded by `seed`):
     the first m records of R (taken out of R, so that no defence and no auditor sees them as

@@ -104,8 +104,10 @@ class Method:
         shape: tuple[int, ...],
         streams: RandomStreams,
         n_classes: int = 0,
+        layout: list | None = None,
     ):
         self.options = options
+        self.layout = layout  # a table's record blocks: the generator's heads
         self.config = config
         self.shape = tuple(shape)
         self.streams = streams
@@ -209,7 +211,8 @@ class Method:
     def build_generator(self, name: str) -> nn.Module:
         """The run's generator (conditional when the run is), initialised from seed `name`."""
         cfg, k = self.config.model, self.n_classes
-        return seeded_init(self.config.seed, name, lambda: build_generator(cfg, self.shape, k))
+        return seeded_init(self.config.seed, name,
+                           lambda: build_generator(cfg, self.shape, k, self.layout))  # fmt: skip
 
     def build_discriminator(self, name: str) -> nn.Module:
         cfg, k = self.config.model, self.n_classes

@@ -14,6 +14,7 @@ from ganguard.errors import GanguardError
 from ganguard.nets.conditional import ConditionalGenerator, ProjectionDiscriminator
 from ganguard.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganguard.nets.mlp import MLPDiscriminator, MLPGenerator
+from ganguard.nets.tabular import TabularGenerator
 
 Shape = tuple[int, int, int]
 
@@ -31,11 +32,17 @@ def resolve_arch(cfg: ModelConfig, shape: Shape) -> str:
     return cfg.arch
 
 
-def build_generator(cfg: ModelConfig, shape: Shape, n_classes: int = 0) -> nn.Module:
-    """G(z), or G(z, y) with a label embedding when `cfg.conditional` (then n_classes > 0)."""
+def build_generator(cfg: ModelConfig, shape: Shape, n_classes: int = 0,
+                    layout: list | None = None) -> nn.Module:  # fmt: skip
+    """G(z), or G(z, y) with a label embedding when `cfg.conditional` (then n_classes > 0); for
+    a table (`layout`: its record's blocks) the MLP with one head per block."""
     conditional = _conditional(cfg, n_classes)
     z_in = cfg.z_dim + (cfg.label_embed_dim if conditional else 0)
-    if resolve_arch(cfg, shape) == "dcgan":
+    if layout is not None:
+        if cfg.arch == "dcgan":
+            raise GanguardError("config key model.arch: dcgan is for images; tables use mlp")
+        g = TabularGenerator(shape, z_in, cfg.g_width, cfg.depth, layout)
+    elif resolve_arch(cfg, shape) == "dcgan":
         g = DCGANGenerator(shape, z_in, cfg.g_width, cfg.depth)
     else:
         g = MLPGenerator(shape, z_in, cfg.g_width, cfg.depth)

@@ -14,6 +14,7 @@ import datetime
 import html
 
 from ganguard.audit import epsilon_note
+from ganguard.evaluate import TABLE_KEYS
 from ganguard.metrics.utility import columns
 from ganguard.report.curves import privacy_utility_png, record_png, roc_png, training_curves_png
 from ganguard.report.summary import OVERVIEW_HEAD, RunSummary, overview_rows, tradeoff_points
@@ -36,6 +37,7 @@ p.note { color: #7a4a00; background: #fff6e5; padding: 0.4em 0.7em;
          border-left: 3px solid #e0a030; }
 code { background: #f4f4f4; padding: 0 0.2em; }
 .path { color: #666; font-size: 0.9em; }
+table.rows td { font-size: 0.8em; white-space: nowrap; }
 """
 
 
@@ -110,6 +112,23 @@ def _audit_html(s: RunSummary) -> str:
     return "".join(parts)
 
 
+def _frame_html(frame) -> str:  # noqa: ANN001 - a DataFrame
+    rows = [["" if v is None or v != v else str(v) for v in row] for row in frame.itertuples(
+        index=False)]  # fmt: skip
+    table = html_table([str(c) for c in frame.columns], rows, cls="rows")
+    return f'<div style="overflow-x: auto">{table}</div>'
+
+
+def _samples_html(s: RunSummary) -> str:
+    if s.table is None:
+        return _img(s.samples_png, f"samples of {s.name}", "grid")
+    t = s.table
+    return (f"<p>The first {len(t.sample_rows)} generated records, decoded into the table's "
+            "columns:</p>" + _frame_html(t.sample_rows)
+            + "<p>Each column's distribution in the generated records against the members:</p>"
+            + _img(t.marginals_png, f"column marginals of {s.name}"))  # fmt: skip
+
+
 def _utility_html(s: RunSummary) -> str:
     u = s.utility
     if u is None:
@@ -117,6 +136,16 @@ def _utility_html(s: RunSummary) -> str:
             "No utility evaluation yet (no utility.json). Make one with "
             f"<code>ganguard evaluate {_e(s.path)}</code>."
         )
+    if u.table is not None:
+        g = u.table["generated"]
+        rows = [[label, u.generated.get(k), u.floor.get(k)] for k, label in TABLE_KEYS.items()]
+        rows.append(["train-on-real ROC AUC on T (the members)", g.get("trtr_auc"),
+                     u.table["floor"].get("trtr_auc")])  # fmt: skip
+        return (html_table(["metric", "generated", "floor (holdout records in their place)"],
+                           rows)
+                + f"<p>{u.n_generated} generated records against the members S and the test "
+                  "part T; the floor is the same comparison for real records the generator never "
+                  "saw.</p>")  # fmt: skip
     # a metric that is null on both sides (e.g. Inception FID without its package) is left out
     keys = [k for k in columns() if u.generated.get(k) is not None or u.floor.get(k) is not None]
     rows = [[k, u.generated.get(k), u.floor.get(k)] for k in keys]
@@ -142,7 +171,25 @@ def _utility_html(s: RunSummary) -> str:
     return "".join(parts)
 
 
+def _at_risk_table_html(s: RunSummary) -> str:
+    """A table run's members most at risk: each member's row above its nearest sample's."""
+    r, t = s.risk, s.table
+    rows = []
+    for n, a in enumerate(r.top):
+        member = [str(v) for v in t.at_risk_members.iloc[n]]
+        nearest = [str(v) for v in t.at_risk_samples.iloc[n]]
+        rows.append([f"{n + 1}: member {a.index}", number(a.score, 3), *member])
+        rows.append(["  its nearest sample", number(a.sample_distance, 3), *nearest])
+    head = ["rank, record", "score / distance", *map(str, t.at_risk_members.columns)]
+    return (f"<p>The members most likely to be found, ranked by <code>{_e(r.attack)}</code> "
+            f"against {r.n_samples} generated records, each above its nearest generated record "
+            "(distance on the encoding, every column of diameter 1).</p>"
+            + f'<div style="overflow-x: auto">{html_table(head, rows, cls="rows")}</div>')
+
+
 def _at_risk_html(s: RunSummary) -> str:
+    if s.table is not None:
+        return _at_risk_table_html(s)
     r = s.risk
     has_reference = any(a.reference_distance is not None for a in r.top)
     rows = [
@@ -187,7 +234,7 @@ def _run_html(i: int, s: RunSummary) -> str:
 <h3 id="{rid}-config">Configuration</h3>
 {_config_html(s)}
 <h3 id="{rid}-samples">Samples</h3>
-{_img(s.samples_png, f"samples of {s.name}", "grid")}
+{_samples_html(s)}
 <h3 id="{rid}-curves">Training curves</h3>
 {curves_html}
 <h3 id="{rid}-audit">Membership-inference audit</h3>

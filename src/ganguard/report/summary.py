@@ -10,14 +10,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from ganguard.audit import AUDIT_FILE, AttackResult, AuditResult, RiskSummary, members_at_risk
 from ganguard.config import Config
 from ganguard.data import load_run_data
 from ganguard.data.split import check_split
+from ganguard.data.tabular import frame_from_matrix
 from ganguard.errors import GanguardError
 from ganguard.evaluate import UTILITY_FILE, UtilityResult
 from ganguard.plotting import save_sample_grid
 from ganguard.report.curves import TradeoffPoint, read_metrics
+from ganguard.report.marginals import marginals_png
 from ganguard.runs import load_run
 from ganguard.tables import interval, number
 
@@ -34,6 +39,18 @@ WEIGHTS: dict[str, list[tuple[str, str]]] = {
 
 
 @dataclass
+class TableView:
+    """A table run's samples as the report shows them: decoded rows, the per-column marginals
+    against the members, and the records of the members most at risk with their nearest
+    samples, decoded."""
+
+    sample_rows: pd.DataFrame
+    marginals_png: bytes
+    at_risk_members: pd.DataFrame
+    at_risk_samples: pd.DataFrame
+
+
+@dataclass
 class RunSummary:
     path: Path
     config: Config
@@ -43,6 +60,8 @@ class RunSummary:
     audit: AuditResult | None
     utility: UtilityResult | None
     risk: RiskSummary
+    table: TableView | None = None  # a run on a table: what stands in for the sample grid
+
 
     @property
     def name(self) -> str:
@@ -90,7 +109,9 @@ def summarize_run(
     check_split(run.split, ds)
 
     grid = run_dir / "samples.png"
-    if grid.is_file() and grid.read_bytes()[:8] == PNG_MAGIC:
+    if ds.is_table:
+        samples_png = b""  # shown as decoded rows and marginals instead (TableView)
+    elif grid.is_file() and grid.read_bytes()[:8] == PNG_MAGIC:
         samples_png = grid.read_bytes()
     else:  # drawn the way training draws it, so the report still shows the samples
         with tempfile.TemporaryDirectory() as tmp:
@@ -103,7 +124,21 @@ def summarize_run(
     utility_path = run_dir / UTILITY_FILE
     utility = UtilityResult.load(utility_path) if utility_path.exists() else None
     risk = members_at_risk(run, ds, n_samples, top, seed)
-    return RunSummary(run_dir, run.config, run.step, samples_png, metrics, audit, utility, risk)
+    table = table_view(run, ds, risk, n_samples, seed) if ds.is_table else None
+    return RunSummary(run_dir, run.config, run.step, samples_png, metrics, audit, utility, risk,
+                      table)  # fmt: skip
+
+
+def table_view(run: Any, ds: Any, risk: RiskSummary, n: int, seed: int) -> TableView:  # noqa: ANN401
+    """Decoded samples and records of a table run (see TableView)."""
+    import torch
+
+    x = run.method.sample(n, torch.Generator().manual_seed(seed)).numpy()
+    generated = ds.codec.to_frame(x)
+    members = frame_from_matrix(ds.canonical[run.split.members], ds.schema)
+    decode = lambda records: ds.codec.to_frame(np.stack(records))  # noqa: E731
+    return TableView(generated.head(10), marginals_png(generated, members, ds.schema.kinds),
+                     decode([a.member for a in risk.top]), decode([a.sample for a in risk.top]))
 
 
 def tradeoff_points(runs: list[RunSummary]) -> tuple[list[TradeoffPoint], list[str]]:
