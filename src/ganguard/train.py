@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm import tqdm
 
@@ -256,20 +257,48 @@ def _truncate_metrics(path: Path, step: int) -> None:
     write_atomic(path, "".join(k + "\n" for k in keep))
 
 
+def _table_run(config: Config, frame: pd.DataFrame, out: str | Path | None,
+               resume: bool) -> Config:  # fmt: skip
+    """A run on a DataFrame: the table is kept in the run directory (RUN_DIR/table.parquet, so
+    that the audit, evaluation and a resume read the same records) and the config names it."""
+    from ganguard.data.table_sources import table_dataset
+    from ganguard.data.tabular import write_table
+
+    if out is None:
+        raise GanguardError("training on a DataFrame needs a run directory (out)")
+    path = (Path(out) / "table.parquet").resolve()
+    raw = config.to_dict()
+    raw["data"].update(name="csv", path=str(path))
+    config = config_from_dict(raw)
+    d = config.data
+    run_split(table_dataset("csv", frame, d.columns, d.target), d)  # bad input: nothing written
+    if not resume:
+        if (Path(out) / "config.yaml").exists():
+            raise GanguardError(f"{out} already holds a run: pass --resume to continue it, or "
+                                "choose another --out")  # fmt: skip
+        Path(out).mkdir(parents=True, exist_ok=True)
+        write_table(frame, path)
+    return config
+
+
 # -- the loop --------------------------------------------------------------------------------------
 def train(
     config: Config | dict,
     out: str | Path | None = None,
     resume: bool = False,
     progress: bool | None = None,
-    data: TrainingData | None = None,
+    data: TrainingData | pd.DataFrame | None = None,
 ) -> Run:
     """Train `config` into the run directory `out` (continuing its last checkpoint if `resume`).
 
     The data are the split of `config.data`'s data set, unless `data` gives them (then
-    `config.data` is not read). Without `out` nothing is written: the trained method is returned.
+    `config.data` is not read), or unless `data` is a table (a DataFrame: kept in the run
+    directory as `table.parquet`, split and encoded as `config.data` says). Without `out`
+    nothing is written: the trained method is returned.
     """
     config = config if isinstance(config, Config) else config_from_dict(config)
+    if isinstance(data, pd.DataFrame):
+        config, data = _table_run(config, data, out, resume), None
     ds = None
     if data is None:
         data, ds = split_data(config)

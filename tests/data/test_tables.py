@@ -19,6 +19,7 @@ from ganguard.data import load_dataset, load_run_data
 from ganguard.data.codec import ONE_HOT_SCALE, TableCodec, encode_audit_tables, quantile_levels
 from ganguard.data.split import run_split
 from ganguard.data.tabular import canonical_matrix, frame_from_matrix, infer_schema, read_table
+from ganguard.errors import GanguardError
 from ganguard.train import train
 
 
@@ -373,3 +374,18 @@ def test_a_conditional_table_run_writes_its_class_as_the_target(table_csv: Path,
     frame = TableCodec.load(tmp_path / "run").to_frame(x.numpy(), y.numpy())
     labels = np.array(["no", "yes"])  # the target's classes, in label order
     np.testing.assert_array_equal(frame["rich"].to_numpy(), labels[y.numpy()])
+
+
+def test_train_takes_a_dataframe_and_keeps_it_in_the_run(tmp_path: Path) -> None:
+    from ganguard import audit
+
+    config = table_config(tmp_path / "unused.csv")
+    frame = people(400)
+    run = train(config, tmp_path / "run", data=frame)
+    assert run.config.data.name == "csv" and (tmp_path / "run" / "table.parquet").is_file()
+    pd.testing.assert_frame_equal(read_table(tmp_path / "run" / "table.parquet"), frame)
+    result = audit(tmp_path / "run", attacks="ganleaks_fbb", k=200, plots=False)
+    assert result.n_members == 120
+    with pytest.raises(GanguardError, match="exceeds the 300 records"):
+        train(config, tmp_path / "small", data=frame.iloc[:300])
+    assert not (tmp_path / "small").exists()
