@@ -175,7 +175,8 @@ def reference_method(run: Run, reference: np.ndarray, progress: bool = False) ->
     done = latest_checkpoint(cache) if resume else None
     if done is not None and checkpoint_step(done) == config.train.steps:
         return load_run(cache, device=current_device()).method
-    return train(config, cache, resume=resume, data=array_data(reference)).method
+    return train(config, cache, resume=resume,
+                 data=array_data(reference, layout=run.method.layout)).method  # fmt: skip
 
 
 # -- the audit -------------------------------------------------------------------------------------

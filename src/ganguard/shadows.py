@@ -120,16 +120,17 @@ def shadow_config(run: Run, settings: ShadowSettings, i: int,
 
 
 def train_shadow(config: dict[str, Any], records: np.ndarray, reference: np.ndarray,
-                 folder: Path) -> dict[str, Any]:  # fmt: skip
+                 folder: Path, layout: list | None = None) -> dict[str, Any]:  # fmt: skip
     """A job: train (or finish) one shadow model in `folder` on `records`, with `reference` as
-    its R (a method such as MEGAN trains against it, as the run did against its own)."""
+    its R (a method such as MEGAN trains against it, as the run did against its own); `layout`:
+    a table run's record blocks, so the shadow's generator has the run's heads."""
     config = config_from_dict(config)
     resume = (folder / "config.yaml").exists()
     last = latest_checkpoint(folder) if resume else None
     if last is None or checkpoint_step(last) < config.train.steps:
         try:
             train(config, folder, resume=resume, progress=False,
-                  data=array_data(records, reference))  # fmt: skip
+                  data=array_data(records, reference, layout))  # fmt: skip
         except GanguardError as err:
             return {"status": "failed", "name": folder.name, "error": str(err)}
     return {"status": "ok", "name": folder.name}
@@ -163,7 +164,8 @@ def shadow_set(run: Run, reference: np.ndarray, candidates: np.ndarray, n_sample
     _check_or_write(root, manifest)
     jobs = [Job(f"shadow_{i:02d}",
                 functools.partial(train_shadow, configs[i], population[inclusion[i]],
-                                  shadow_reference(inclusion[i], reference)))
+                                  shadow_reference(inclusion[i], reference),
+                                  layout=run.method.layout))
             for i in range(k)]  # fmt: skip
     report = (lambda r: print(f"  shadow {r['name']}: {r['status']}", flush=True)) if progress \
         else None  # fmt: skip

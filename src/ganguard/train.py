@@ -112,11 +112,14 @@ def split_data(config: Config) -> tuple[TrainingData, Any]:
     return data, ds
 
 
-def array_data(members: np.ndarray, reference: np.ndarray | None = None) -> TrainingData:
-    """Training data from arrays of records (no labels, no holdout to monitor)."""
+def array_data(members: np.ndarray, reference: np.ndarray | None = None,
+               layout: list | None = None) -> TrainingData:  # fmt: skip
+    """Training data from arrays of records (no labels, no holdout to monitor); `layout`: the
+    blocks of a table's encoded records (a run's own, for models made with its recipe)."""
     x = torch.from_numpy(np.ascontiguousarray(members, dtype=np.float32))
     r = np.empty((0, *x.shape[1:]), np.float32) if reference is None else reference
-    return TrainingData(x, torch.from_numpy(np.ascontiguousarray(r, dtype=np.float32)))
+    return TrainingData(x, torch.from_numpy(np.ascontiguousarray(r, dtype=np.float32)),
+                        layout=layout)  # fmt: skip
 
 
 class Monitor:

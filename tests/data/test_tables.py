@@ -389,3 +389,17 @@ def test_train_takes_a_dataframe_and_keeps_it_in_the_run(tmp_path: Path) -> None
     with pytest.raises(GanguardError, match="exceeds the 300 records"):
         train(config, tmp_path / "small", data=frame.iloc[:300])
     assert not (tmp_path / "small").exists()
+
+
+def test_the_strong_audit_of_a_table_run_uses_the_runs_recipe(table_csv: Path,
+                                                              tmp_path: Path) -> None:
+    """The calibrated attack's reference GAN and the shadow models have the run's heads."""
+    from ganguard import audit, load_run
+
+    train(table_config(table_csv), tmp_path / "run")
+    result = audit(tmp_path / "run", attacks="ganleaks_fbb_cal,lira_fbb", k=200, plots=False,
+                   shadows={"count": 2, "steps": 5})  # fmt: skip
+    assert set(result.attacks) == {"ganleaks_fbb_cal", "lira_fbb"}
+    run_dir = tmp_path / "run"
+    for folder in (run_dir / "reference_model", run_dir / "shadows" / "shadow_00"):
+        assert type(load_run(folder).method.generator).__name__ == "TabularGenerator"
