@@ -1,0 +1,42 @@
+"""benchmarks/tabular.py: each row validates as a run on the table it names (R public only on
+adult, from its own test file; DP-GAN without spectral normalisation), and its table shows each
+run's best attack and utility."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import pytest
+
+BENCHMARK = "tabular"  # the `bench` fixture (tests/conftest.py) imports it
+
+
+def test_every_row_is_a_run_on_its_table(bench: ModuleType) -> None:
+    for data in bench.DATA:
+        for name in bench.SETTINGS:
+            if name.endswith("-public") and data != "adult":
+                with pytest.raises(SystemExit, match="no public R"):
+                    bench.config_for(data, name, 0)
+                continue
+            config, _ = bench.config_for(data, name, 0)
+            assert config.train.steps == 5000 and config.data.name.startswith(data), name
+            if name.endswith("-public"):
+                assert (config.data.name, config.data.reference_data) == ("adult-train",
+                                                                          "adult-test")
+            if name.startswith("dpgan"):
+                assert not config.model.spectral_norm and config.method.target_epsilon in (1, 10)
+
+
+def test_the_table_names_the_best_attack_and_the_utility(bench: ModuleType) -> None:
+    rows = [{"attack": "logan_wb", "auc": 0.62, "auc_ci": [0.6, 0.64], "tpr_at_1pct_fpr": 0.057,
+             "eps_lb": 0.157},
+            {"attack": "domias", "auc": 0.53, "auc_ci": [0.5, 0.55], "tpr_at_1pct_fpr": 0.01,
+             "eps_lb": None}]  # fmt: skip
+    utility = {"generated": {"tstr_auc": 0.82, "trtr_auc": 0.89, "column_shapes": 0.9,
+                             "pair_trends": 0.945, "detection_auc": 0.907}}  # fmt: skip
+    setting = {"data": "adult", "setting": "gan", "seed": 0, "rows": rows, "utility": utility,
+               "accountant": None, "train_s": 84.2}  # fmt: skip
+    line = bench.markdown({"stage": "methods", "settings": [setting]}).splitlines()[2]
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    assert cells == ["adult", "gan", "0", "logan_wb", "0.620 [0.600, 0.640]", "0.057", "0.157",
+                     "0.820", "0.890", "0.900", "0.945", "0.907", "–", "84"]  # fmt: skip
