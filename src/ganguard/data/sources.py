@@ -10,6 +10,7 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -61,12 +62,17 @@ class Source:
     size: int | None
     shape: str
     how_to_get: str
+    built_in: ClassVar[bool] = False  # shipped with a dependency: read from no path
 
     def default_path(self) -> Path | None:
         return None
 
     def locate(self, path: PathLike | None = None) -> Path:
         """The file or folder to read; a GanguardError says what is missing and how to get it."""
+        if self.built_in:
+            if path is not None:
+                raise GanguardError(f"data set {self.name} takes no data.path (got {path})")
+            return Path()
         where = Path(path).expanduser() if path is not None else self.default_path()
         if where is None:
             raise GanguardError(f"data set {self.name} needs a data.path: {self.how_to_get}")
@@ -94,11 +100,7 @@ class Source:
 
 
 class DigitsSource(Source):
-    def locate(self, path: PathLike | None = None) -> Path:
-        # scikit-learn is a hard dependency, so this data set is always there and takes no path.
-        if path is not None:
-            raise GanguardError(f"data set {self.name} takes no data.path (got {path})")
-        return Path()
+    built_in = True  # scikit-learn is a hard dependency: always there, and takes no path
 
     def read(self, path: Path) -> Dataset:
         from sklearn.datasets import load_digits

@@ -141,10 +141,7 @@ class GermanSource(TableSource):
 class BreastCancerSource(TableSource):
     """scikit-learn's Wisconsin diagnostic breast cancer table (569 records, 30 measurements)."""
 
-    def locate(self, path: PathLike | None = None) -> Path:
-        if path is not None:
-            raise GanguardError(f"data set {self.name} takes no data.path (got {path})")
-        return Path()
+    built_in = True
 
     def frame(self, path: Path) -> pd.DataFrame:
         from sklearn.datasets import load_breast_cancer
