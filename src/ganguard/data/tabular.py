@@ -213,16 +213,21 @@ def infer_schema(frame: pd.DataFrame, declared: dict[str, Any] | None = None,
 
 
 # -- the canonical matrix --------------------------------------------------------------------------
+def check_columns(frame: pd.DataFrame, names: list[str], what: str) -> None:
+    """One line when `frame` lacks a column of `names` or has one more."""
+    missing = [c for c in names if c not in frame.columns]
+    extra = [str(c) for c in frame.columns if str(c) not in names]
+    if missing or extra:
+        detail = f"lacks {missing[0]!r}" if missing else f"has an extra column {extra[0]!r}"
+        raise GanguardError(f"{what} {detail}: its columns must be the members' "
+                            f"({', '.join(names)})")  # fmt: skip
+
+
 def canonical_matrix(frame: pd.DataFrame, schema: Schema, what: str = "the table") -> np.ndarray:
     """(n, columns) float32: numeric values (NaN when missing), categorical label indices (NaN
     when missing). A label the schema does not know, a missing column or a value of the wrong
     type is one line naming it."""
-    missing = [c for c in schema.names if c not in frame.columns]
-    extra = [c for c in frame.columns if str(c) not in schema.names]
-    if missing or extra:
-        detail = f"lacks {missing[0]!r}" if missing else f"has an extra column {extra[0]!r}"
-        raise GanguardError(f"{what} {detail}: its columns must be the members' "
-                            f"({', '.join(schema.names)})")  # fmt: skip
+    check_columns(frame, schema.names, what)
     out = np.empty((len(frame), len(schema.columns)), np.float32)
     for j, col in enumerate(schema.columns):
         values = frame[col.name]
