@@ -403,3 +403,42 @@ def test_the_strong_audit_of_a_table_run_uses_the_runs_recipe(table_csv: Path,
     run_dir = tmp_path / "run"
     for folder in (run_dir / "reference_model", run_dir / "shadows" / "shadow_00"):
         assert type(load_run(folder).method.generator).__name__ == "TabularGenerator"
+
+
+def test_a_sweep_and_a_report_over_table_runs_plot_privacy_against_tstr(table_csv: Path,
+                                                                         tmp_path: Path) -> None:
+    """Tables have no FID: the sweep's rows carry their utility (train-on-synthetic AUC, column
+    shapes, ...), and the privacy–utility plots of the sweep and the report put the
+    train-on-synthetic AUC on a linear axis in its place."""
+    import csv
+
+    import matplotlib.image
+    import yaml
+
+    from ganguard.report import write_report
+    from ganguard.sweep import load_sweep, run_sweep
+
+    base = table_config(table_csv)
+    raw = {"base": base, "variants": {"gan": {"method": {"name": "gan"}},
+                                      "megan": {"method": {"name": "megan", "lam": 2.0}}},
+           "grid": {"seed": [0]}, "curve_points": 0, "audit_k": 200,
+           "attacks": "logan_wb,ganleaks_fbb"}  # fmt: skip
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    sweep = load_sweep(tmp_path / "sweep.yaml", tmp_path / "out")
+    results = run_sweep(sweep)
+    assert [r["status"] for r in results] == ["ok", "ok"], [r.get("error") for r in results]
+    for r in results:
+        utility = json.loads((sweep.path / "runs" / r["name"] / "utility.json").read_text())
+        for key in ("tstr_auc", "column_shapes", "pair_trends", "detection_auc"):
+            assert r["row"][key] == utility["generated"][key], key
+        assert r["row"]["fid"] is None and r["curve"][-1]["tstr_auc"] == r["row"]["tstr_auc"]
+    with open(sweep.path / "results.csv") as f:
+        assert {"tstr_auc", "column_shapes", "detection_auc"} <= set(next(csv.DictReader(f)))
+    md = (sweep.path / "results.md").read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| run "))
+    assert "FID" not in header and "tstr_auc" in header and "column_shapes" in header
+    assert matplotlib.image.imread(sweep.path / "privacy_utility.png").shape[0] > 400
+
+    runs = [sweep.path / "runs" / r["name"] for r in results]
+    page = write_report(runs, tmp_path / "report.html").read_text()
+    assert 'alt="privacy–utility plot"' in page and "Not plotted" not in page

@@ -219,3 +219,27 @@ def test_training_curves_from_a_partial_log(tmp_path: Path) -> None:
     assert list(eps.get_xdata()) == [5, 10] and list(eps.get_ydata()) == [0.5, 1.0]
     pyplot().close(fig)
     assert training_curves_figure([{"step": 1}]) is None
+
+
+def test_a_tables_utility_is_plotted_on_a_linear_axis_in_a_panel_of_its_own() -> None:
+    """A table's runs have no FID: their panel puts the train-on-synthetic AUC (higher is
+    better) on a linear axis; an image data set beside it keeps its log FID axis."""
+    from ganguard.report.curves import UTILITY_AXES, utility_axis
+
+    tstr = utility_axis({"fid": None, "tstr_auc": 0.8, "column_shapes": 0.9})
+    assert tstr is UTILITY_AXES[1] and utility_axis({"fid": None, "column_shapes": 0.9}).key \
+        == "column_shapes" and utility_axis({"fid": None}) is None  # fmt: skip
+    points = [TradeoffPoint("gan", "adult, n = 1000", u, a, tstr)
+              for u, a in ((0.80, 0.62), (0.84, 0.64))]  # fmt: skip
+    points.append(TradeoffPoint("gan", "mnist-5k, n = 500", 40.0, 0.7))
+    fig = privacy_utility_figure(points)
+    table, image = fig.axes
+    assert (table.get_xscale(), image.get_xscale()) == ("linear", "log")
+    assert table.get_xlabel() == "train-on-synthetic ROC AUC (higher is better)"
+    assert image.get_xlabel() == "FID, log scale (lower is better)"
+    gan = next(c for c in table.containers if c.get_label() == "gan")
+    x, y = gan.lines[0].get_data()
+    assert list(x) == pytest.approx([0.82]) and list(y) == pytest.approx([0.63])
+    xerr = gan.lines[2][0].get_segments()[0][:, 0]  # ± one std, not clipped as on a log axis
+    assert xerr == pytest.approx([0.82 - 0.0283, 0.82 + 0.0283], abs=1e-3)
+    pyplot().close(fig)

@@ -130,21 +130,48 @@ def roc_png(attacks: dict[str, dict[str, Any]], title: str = "") -> bytes | None
 
 
 # -- across runs -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class UtilityAxis:
+    """The utility figure a privacy–utility plot puts on its x axis, and how to draw it."""
+
+    key: str  # the figure's name in a utility evaluation's `generated` (and a sweep's row)
+    label: str
+    log: bool
+    lower_is_better: bool
+
+
+FID_AXIS = UtilityAxis("fid", "FID", log=True, lower_is_better=True)
+# tables have no FID: train-on-synthetic AUC where the table has a target, else column shapes
+UTILITY_AXES = (FID_AXIS,
+                UtilityAxis("tstr_auc", "train-on-synthetic ROC AUC", False, False),
+                UtilityAxis("column_shapes", "column shapes", False, False))  # fmt: skip
+
+
+def utility_axis(figures: dict[str, Any]) -> UtilityAxis | None:
+    """The first of FID, train-on-synthetic AUC and column shapes that `figures` holds."""
+    return next((a for a in UTILITY_AXES if figures.get(a.key) is not None), None)
+
+
 @dataclass
 class TradeoffPoint:
     """One run's end point: its setting (runs of one setting, differing only in seed, are drawn
-    as one marker) and its panel (data set and number of members)."""
+    as one marker), its panel (data set and number of members) and its utility figure (FID for
+    images; what `utility_axis` picks for tables)."""
 
     setting: str
     panel: str
-    fid: float
+    utility: float
     auc: float
+    axis: UtilityAxis = FID_AXIS
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> TradeoffPoint:
-        """From a sweep's table row."""
+    def from_row(cls, row: dict[str, Any]) -> TradeoffPoint | None:
+        """From a sweep's table row (None when it has no audit or no utility figure)."""
+        axis = utility_axis(row)
+        if axis is None or row.get("best_auc") is None:
+            return None
         panel = f"{row['dataset']}, n = {row['n']}"
-        return cls(row["group"], panel, float(row["fid"]), float(row["best_auc"]))
+        return cls(row["group"], panel, float(row[axis.key]), float(row["best_auc"]), axis)
 
 
 # markers and colours that tell up to 40 settings apart in print and for colour-blind readers
@@ -171,12 +198,14 @@ def log_axis(ax: Any) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def fid_auc_panels(fig: Any, axes: Any, width: float) -> None:
-    """What every FID-against-AUC figure has: a log FID axis, the line of an attacker at chance,
-    a grid, the AUC label, and one legend below the panels naming each entry once."""
-    for ax in axes:
+def fid_auc_panels(fig: Any, axes: Any, width: float, log_x: list[bool] | None = None) -> None:
+    """What every utility-against-AUC figure has: a log x axis (FID; `log_x` says per panel),
+    the line of an attacker at chance, a grid, the AUC label, and one legend below the panels
+    naming each entry once."""
+    for i, ax in enumerate(axes):
         ax.axhline(0.5, color="k", ls="--", lw=0.8, label="attacker at chance")
-        log_axis(ax)
+        if log_x is None or log_x[i]:
+            log_axis(ax)
         ax.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("best attack AUC (0.5 = chance)")
     handles: dict[str, Any] = {}
@@ -195,32 +224,37 @@ def privacy_utility_png(points: list[TradeoffPoint], fid_name: str = "FID") -> b
 
 
 def privacy_utility_figure(points: list[TradeoffPoint], fid_name: str = "FID") -> Any:
-    """Best attack AUC against FID: one panel per data set and n, one marker per setting at the
-    mean over its seeds with ± one standard deviation on both axes, FID on a log axis, the
-    attacker at chance as a line, and a legend (no text on the points). Lower left is better."""
+    """Best attack AUC against utility: one panel per data set and n, one marker per setting at
+    the mean over its seeds with ± one standard deviation on both axes, the attacker at chance
+    as a line, and a legend (no text on the points). FID on a log axis (lower is better); a
+    table's figure on a linear one (higher is better). `fid_name` labels the FID axis."""
     if not points:
         raise GanguardError("no run has both an audit and a utility evaluation")
     plt = pyplot()
-    panels = list(dict.fromkeys(p.panel for p in points))
+    # a panel per data set and n and per utility figure, so that no panel mixes two scales
+    panels = list(dict.fromkeys((p.panel, p.axis) for p in points))
     settings = list(dict.fromkeys(p.setting for p in points))
     panel_width = 4.8 if len(panels) > 1 else 6.4
     fig, axes = plt.subplots(1, len(panels), figsize=(panel_width * len(panels), 4.2),
                              sharey=True, squeeze=False)  # fmt: skip
     seeds = set()
-    for ax, panel in zip(axes[0], panels, strict=True):
+    for ax, (panel, axis) in zip(axes[0], panels, strict=True):
         for i, setting in enumerate(settings):
-            mine = [p for p in points if p.panel == panel and p.setting == setting]
+            mine = [p for p in points if (p.panel, p.axis, p.setting) == (panel, axis, setting)]
             if not mine:
                 continue
             seeds.add(len(mine))
-            fid, auc = (np.array([getattr(p, k) for p in mine]) for k in ("fid", "auc"))
+            x, auc = (np.array([getattr(p, k) for p in mine]) for k in ("utility", "auc"))
             spread = lambda v: float(v.std(ddof=1)) if len(v) > 1 else 0.0  # noqa: E731
-            f, a, df, da = fid.mean(), auc.mean(), spread(fid), spread(auc)
-            xerr = [[min(df, 0.5 * f)], [df]]  # a log axis cannot show a bar below zero
-            ax.errorbar([f], [a], xerr=xerr, yerr=[[da], [da]], ls="none", capsize=2, ms=6,
-                        label=setting, **setting_style(i))  # fmt: skip
-        ax.set(title=panel, xlabel=f"{fid_name}, log scale (lower is better)")
-    fid_auc_panels(fig, axes[0], panel_width * len(panels))
+            f, a, df, da = x.mean(), auc.mean(), spread(x), spread(auc)
+            low = min(df, 0.5 * f) if axis.log else df  # a log axis cannot show a bar below 0
+            ax.errorbar([f], [a], xerr=[[low], [df]], yerr=[[da], [da]], ls="none", capsize=2,
+                        ms=6, label=setting, **setting_style(i))  # fmt: skip
+        label = fid_name if axis.key == "fid" else axis.label
+        scale = ", log scale" if axis.log else ""
+        better = "lower" if axis.lower_is_better else "higher"
+        ax.set(title=panel, xlabel=f"{label}{scale} ({better} is better)")
+    fid_auc_panels(fig, axes[0], panel_width * len(panels), [a.log for _, a in panels])
     if seeds == {1}:
         fig.suptitle("privacy–utility: one run per setting")
     else:

@@ -248,10 +248,11 @@ def _run_html(i: int, s: RunSummary) -> str:
 
 def _tradeoff_html(runs: list[RunSummary]) -> str:
     points, missing = tradeoff_points(runs)
-    parts = ["<p>Best attack AUC against FID (feature network), one panel per data set and "
-             "number of members, one marker per setting at its mean over seeds (± one standard "
-             "deviation): lower left is better on both; AUC 0.5 means the best attack is at "
-             "chance.</p>"]  # fmt: skip
+    parts = ["<p>Best attack AUC against utility, one panel per data set and number of "
+             "members, one marker per setting at its mean over seeds (± one standard deviation): "
+             "FID (feature network) for images, lower left best; for tables the train-on-"
+             "synthetic ROC AUC on T (column shapes where the table has no target), lower right "
+             "best. AUC 0.5 means the best attack is at chance.</p>"]  # fmt: skip
     if points:
         parts.append(_img(privacy_utility_png(points), "privacy–utility plot"))
     else:

@@ -21,7 +21,7 @@ from ganguard.data.tabular import frame_from_matrix
 from ganguard.errors import GanguardError
 from ganguard.evaluate import UTILITY_FILE, UtilityResult
 from ganguard.plotting import save_sample_grid
-from ganguard.report.curves import TradeoffPoint, read_metrics
+from ganguard.report.curves import TradeoffPoint, read_metrics, utility_axis
 from ganguard.report.marginals import marginals_png
 from ganguard.runs import load_run
 from ganguard.tables import interval, number
@@ -162,9 +162,13 @@ def tradeoff_points(runs: list[RunSummary]) -> tuple[list[TradeoffPoint], list[s
                          if not have]  # fmt: skip
                 missing.append(f"{s.name} (no {' and no '.join(lacks)})")
                 continue
+            axis = utility_axis(s.utility.generated)
+            if axis is None:
+                missing.append(f"{s.name} (its utility.json has no FID or table utility)")
+                continue
             panel = f"{s.config.data.name}, n = {s.config.data.n_members}"
-            points.append(TradeoffPoint(label, panel, s.utility.generated["fid"],
-                                        best.metrics["auc"]))  # fmt: skip
+            points.append(TradeoffPoint(label, panel, float(s.utility.generated[axis.key]),
+                                        best.metrics["auc"], axis))  # fmt: skip
     return points, missing
 
 

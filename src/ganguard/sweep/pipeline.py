@@ -15,7 +15,7 @@ from typing import Any
 
 from ganguard.audit import AuditResult, audit
 from ganguard.config import Config
-from ganguard.evaluate import UtilityResult, evaluate
+from ganguard.evaluate import TABLE_KEYS, UtilityResult, evaluate
 from ganguard.metrics.utility import columns
 from ganguard.options import option_defaults
 from ganguard.runs import checkpoint_dirs, checkpoint_step, latest_checkpoint, write_atomic
@@ -118,6 +118,7 @@ def curve_point(step: int, a: AuditResult, u: UtilityResult) -> dict[str, Any]:
         "step": step,
         "fid": u.generated["fid"],
         "fid_floor": u.floor["fid"],
+        **{k: u.generated.get(k) for k in TABLE_KEYS if u.table is not None},
         "best_attack": best.name if best else None,
         "best_auc": best.metrics["auc"] if best else None,
         "best_auc_ci": list(best.metrics["auc_ci"]) if best else None,
@@ -156,8 +157,8 @@ def config_columns(config: Config) -> dict[str, Any]:
 def table_row(spec: RunSpec, config: Config, last: dict[str, Any], a: AuditResult,
               u: UtilityResult, measured: float) -> dict[str, Any]:  # fmt: skip
     """The table row: what was trained, the best attack and every attack's AUC and TPR at 1%
-    FPR, every utility column (and the floor's FID), ε, and the training time (from the log's
-    last line, or `measured` here when the log has none)."""
+    FPR, every utility column (and the floor's FID; for a table, its TABLE_KEYS), ε, and the
+    training time (from the log's last line, or `measured` here when the log has none)."""
     best = a.best()
     m = best.metrics if best else {}
     row: dict[str, Any] = {
@@ -175,6 +176,8 @@ def table_row(spec: RunSpec, config: Config, last: dict[str, Any], a: AuditResul
         row[f"auc_{name}"] = r.metrics["auc"]
         row[f"tpr1_{name}"] = r.metrics["tpr_at_1pct_fpr"]
     row.update({c: u.generated.get(c) for c in columns()})
+    if u.table is not None:  # a table: its utility in place of the image metrics'
+        row.update({k: u.generated.get(k) for k in TABLE_KEYS})
     row["fid_floor"] = u.floor["fid"]
     row["epsilon"] = last.get("epsilon")
     row["train_seconds"] = round(float(last.get("time", measured)), 1)

@@ -1,5 +1,6 @@
 """A sweep's results gathered: `results.csv` (one row per run), `results.md` (the rows, then mean
-± std over seeds of each setting) and `privacy_utility.png` (best attack AUC against FID)."""
+± std over seeds of each setting) and `privacy_utility.png` (best attack AUC against FID, or a
+table's train-on-synthetic AUC)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ganguard.errors import GanguardError
+from ganguard.evaluate import TABLE_KEYS
 from ganguard.metrics.utility import columns
 from ganguard.runs import read_run_config, write_atomic
 from ganguard.sweep.pipeline import RESULT_FILE, read_result, weights
@@ -48,8 +50,7 @@ def aggregate(sweep_dir: str | Path, order: Callable[[str], Any] | None = None
     write_atomic(sweep_dir / "results.csv", rows_csv(rows))
     failed = [r for r in results if r.get("status") != "ok"]
     write_atomic(sweep_dir / "results.md", results_markdown(rows, failed))
-    points = [TradeoffPoint.from_row(r) for r in rows
-              if r.get("fid") is not None and r.get("best_auc") is not None]  # fmt: skip
+    points = [p for r in rows if (p := TradeoffPoint.from_row(r)) is not None]
     if points:
         write_atomic(sweep_dir / "privacy_utility.png", privacy_utility_png(points))
     return results
@@ -73,10 +74,15 @@ def rows_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+def utility_keys() -> list[str]:
+    """Every utility column a row may hold: the image metrics', then a table's."""
+    return [*columns(), *TABLE_KEYS]
+
+
 def summary_keys(rows: list[dict[str, Any]]) -> list[str]:
     """The figures averaged over seeds: the best attack, every utility column any row holds a
     value of, ε and the training time."""
-    utility = [c for c in columns() if any(r.get(c) is not None for r in rows)]
+    utility = [c for c in utility_keys() if any(r.get(c) is not None for r in rows)]
     return ["best_auc", "best_tpr_at_1pct_fpr", *utility, "epsilon", "train_seconds"]
 
 
@@ -107,17 +113,18 @@ def results_markdown(rows: list[dict[str, Any]], failed: list[dict[str, Any]]) -
     attacks: list[str] = []
     for r in rows:
         attacks += [k[4:] for k in r if k.startswith("auc_") and k[4:] not in attacks]
-    utility = [c for c in summary_keys(rows) if c in columns() and c != "fid"]
+    utility = [c for c in summary_keys(rows) if c in utility_keys() and c != "fid"]
+    has_fid = any(r.get("fid") is not None for r in rows)  # tables have none
     head = ["run", "method", "weights", "n", "seed", "best attack", "best AUC [95%]",
-            "TPR@1%FPR", *(f"AUC {a}" for a in attacks), "FID (floor)", *utility, "ε",
-            "train s"]  # fmt: skip
+            "TPR@1%FPR", *(f"AUC {a}" for a in attacks), *(["FID (floor)"] if has_fid else []),
+            *utility, "ε", "train s"]  # fmt: skip
     body = []
     for r in rows:
         auc = f"{number(r['best_auc'])} {interval(r['best_auc_lo'], r['best_auc_hi'])}"
-        fid = f"{number(r['fid'], 1)} ({number(r['fid_floor'], 1)})"
+        fid = [f"{number(r.get('fid'), 1)} ({number(r.get('fid_floor'), 1)})"] if has_fid else []
         body.append([r["run"], r["method"], r["weights"] or "–", str(r["n"]), str(r["seed"]),
                      number(r["best_attack"]), auc, number(r["best_tpr_at_1pct_fpr"]),
-                     *(number(r.get(f"auc_{a}")) for a in attacks), fid,
+                     *(number(r.get(f"auc_{a}")) for a in attacks), *fid,
                      *(number(r.get(c), _digits(c)) for c in utility),
                      number(r["epsilon"], 2), number(r["train_seconds"], 0)])  # fmt: skip
     lines = ["# Sweep results", "", "One row per run.", "", markdown(head, body), ""]
