@@ -67,6 +67,11 @@ class ModelConfig(Strict):
         False, description="class-conditional: a label embedding in G and a projection "
         "discriminator (needs labelled data)")  # fmt: skip
     label_embed_dim: int = Field(16, ge=1, description="size of G's label embedding")
+    pac: int = Field(
+        1, ge=1, description="PacGAN packing (mlp): D reads `pac` records at once, so it can "
+        "see a generator that collapses to a few records (CTGAN packs 10); train.batch_size "
+        "(and MEGAN's critic_batch) must be multiples of it; not with dpgan or conditional "
+        "runs")  # fmt: skip
 
 
 class TrainConfig(Strict):

@@ -442,3 +442,17 @@ def test_a_sweep_and_a_report_over_table_runs_plot_privacy_against_tstr(table_cs
     runs = [sweep.path / "runs" / r["name"] for r in results]
     page = write_report(runs, tmp_path / "report.html").read_text()
     assert 'alt="privacy–utility plot"' in page and "Not plotted" not in page
+
+
+def test_a_table_run_with_pacgan_packing(table_csv: Path, tmp_path: Path) -> None:
+    """CTGAN's discriminator packs records (PacGAN); `model.pac` does the same on tables."""
+    from ganguard import load_run
+    from ganguard.nets.mlp import PackedDiscriminator
+
+    config = table_config(table_csv)
+    config["model"]["pac"] = 4
+    config["method"] = {"name": "megan", "critic_batch": 32}
+    train(config, tmp_path / "run")
+    run = load_run(tmp_path / "run")
+    assert isinstance(run.method.discriminator, PackedDiscriminator)
+    assert run.method.score(torch.zeros(5, *run.method.shape)).shape == (5,)

@@ -118,6 +118,11 @@ class Method:
         if self.conditional and config.model.z_dim < 2:
             raise GanguardError("model.conditional needs model.z_dim >= 2")
         check_augmentable(config.train.augment, self.shape)
+        if config.model.pac > 1 and config.train.batch_size % config.model.pac:
+            raise GanguardError(
+                f"config key model.pac: train.batch_size ({config.train.batch_size}) must be a "
+                f"multiple of it ({config.model.pac}): D reads the batch in packs"
+            )
         self.members = torch.empty(0, *self.shape)
         self.reference = torch.empty(0, *self.shape)
         self.member_labels: torch.Tensor | None = None  # class labels, conditional runs only

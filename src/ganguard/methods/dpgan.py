@@ -30,6 +30,7 @@ from torch.nn.utils import parametrize
 
 from ganguard.errors import GanguardError
 from ganguard.methods.gan import GAN, generator_loss
+from ganguard.nets.mlp import records_per_row
 from ganguard.options import DPGANOptions
 
 # One accountant entry: (noise multiplier, sample rate, number of steps), as Opacus keeps them.
@@ -283,7 +284,13 @@ class GhostNoiseOnCPU(CPUNoise, DPOptimizerFastGradientClipping):
 
 
 def check_supported(discriminator: torch.nn.Module, spectral_norm: bool) -> None:
-    """Refuse a discriminator Opacus cannot compute per-sample gradients for."""
+    """Refuse a discriminator Opacus cannot compute per-sample gradients for, or whose
+    gradients are not per record."""
+    if records_per_row(discriminator) > 1:
+        raise GanguardError(
+            "method dpgan: a packed discriminator's gradients are per pack, not per record, and "
+            "Poisson batches have any size: set model.pac=1"
+        )
     if spectral_norm or any(parametrize.is_parametrized(m) for m in discriminator.modules()):
         raise GanguardError(
             "method dpgan: Opacus cannot compute per-sample gradients through spectral "

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from ganguard.methods.base import Method, spectral_norm_once
+from ganguard.nets.mlp import record_logits
 from ganguard.options import GANOptions
 
 
@@ -73,7 +74,7 @@ class GAN(Method):
         return 0.0
 
     def discriminator_logits(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.discriminator(x, y)
+        return record_logits(self.discriminator, x, y)
 
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.generator(z, y)

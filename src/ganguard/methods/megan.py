@@ -13,6 +13,7 @@ from torch import nn
 from ganguard.errors import GanguardError
 from ganguard.methods.base import seeded_init
 from ganguard.methods.gan import GAN
+from ganguard.nets.mlp import records_per_row
 from ganguard.options import MEGANOptions
 
 LN2 = math.log(2.0)
@@ -48,6 +49,12 @@ class FanoPenalty:
     def __init__(self, method: GAN, lam: float, options: MEGANOptions) -> None:
         """λ = `lam`; the critic and its batches as `options` (MEGAN's fano options) say."""
         self.method, self.lam, self.options = method, lam, options
+        pac = method.config.model.pac
+        if options.critic_batch is not None and options.critic_batch % pac:
+            raise GanguardError(
+                f"config key method.critic_batch ({options.critic_batch}) must be a multiple of "
+                f"model.pac ({pac}): D reads the critic's batches in packs"
+            )
         n_in = 1 if options.critic_input == "logit" else method.discriminator.feature_dim
         hidden = options.critic_hidden
         self.critic = seeded_init(
@@ -66,7 +73,8 @@ class FanoPenalty:
             mem, y_mem = m.draw_labelled(m.members, m.member_labels, "critic_members", n)
             h_real = D.features(m.d_input(mem))
             d_real = D.head(h_real, y_mem)
-        ref, y_ref = m.draw_labelled(m.reference, m.reference_labels, "reference", len(h_real))
+        n_members = len(h_real) * records_per_row(D)  # a packed D has a row per pac records
+        ref, y_ref = m.draw_labelled(m.reference, m.reference_labels, "reference", n_members)
         h_ref = D.features(m.d_input(ref))
         if opt.critic_input == "logit":
             on_members, on_reference = d_real[:, None], D.head(h_ref, y_ref)[:, None]

@@ -37,6 +37,7 @@ from ganguard.errors import GanguardError
 from ganguard.methods.base import seeded_init
 from ganguard.methods.gan import GAN
 from ganguard.methods.megan import FanoPenalty
+from ganguard.nets.mlp import record_features
 from ganguard.options import MEGANOptions, MIMGANOptions
 
 Estimator = Literal["dv", "nwj"]
@@ -153,7 +154,7 @@ class MIMGAN(GAN):
         """φ(x), scaled so that squared distances are means over the features (see the top)."""
         if self.options.features == "discriminator":
             with eval_mode(self.discriminator):
-                x = self.discriminator.features(x)
+                x = record_features(self.discriminator, x)
         x = x.flatten(1)
         return x / math.sqrt(x.shape[1])
 

@@ -12,6 +12,7 @@ import torch
 from ganguard.errors import GanguardError
 from ganguard.methods.base import Method, derive_seed, spectral_norm_once
 from ganguard.methods.gan import discriminator_loss, generator_loss
+from ganguard.nets.mlp import record_logits
 from ganguard.options import PARGANOptions
 
 
@@ -105,7 +106,7 @@ class PARGAN(Method):
         return {"loss_d": loss_d.item() / self.options.k, "loss_g": loss_g.item()}
 
     def discriminator_logits(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.stack([d(x, y) for d in self.discriminators], dim=1)
+        return torch.stack([record_logits(d, x, y) for d in self.discriminators], dim=1)
 
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.generator(z, y)

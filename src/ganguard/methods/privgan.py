@@ -26,6 +26,7 @@ from ganguard.methods.gan import discriminator_loss, generator_loss
 from ganguard.methods.pargan import member_parts, parts_of, update
 from ganguard.nets import build_discriminator
 from ganguard.nets.layers import spectral_normed
+from ganguard.nets.mlp import record_logits
 from ganguard.options import PrivGANOptions
 
 
@@ -35,7 +36,7 @@ class PrivacyDiscriminator(nn.Module):
     def __init__(self, cfg: ModelConfig, shape: tuple[int, ...], n_classes: int):
         super().__init__()
         # D_p tells generators apart whatever the class: it stays unconditional
-        self.net = build_discriminator(cfg, shape, conditional=False)
+        self.net = build_discriminator(cfg, shape, conditional=False, packed=False)
         self.net.out = spectral_normed(
             nn.Linear(self.net.feature_dim, n_classes), cfg.spectral_norm
         )
@@ -131,7 +132,7 @@ class PrivGAN(Method):
         }
 
     def discriminator_logits(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.stack([d(x, y) for d in self.discriminators], dim=1)
+        return torch.stack([record_logits(d, x, y) for d in self.discriminators], dim=1)
 
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Which generator makes each row is read from z's first coordinate (`split_latent`)."""

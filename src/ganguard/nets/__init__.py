@@ -13,7 +13,7 @@ from ganguard.config import ModelConfig
 from ganguard.errors import GanguardError
 from ganguard.nets.conditional import ConditionalGenerator, ProjectionDiscriminator
 from ganguard.nets.dcgan import DCGANDiscriminator, DCGANGenerator
-from ganguard.nets.mlp import MLPDiscriminator, MLPGenerator
+from ganguard.nets.mlp import MLPDiscriminator, MLPGenerator, PackedDiscriminator
 from ganguard.nets.tabular import TabularGenerator
 
 Shape = tuple[int, int, int]
@@ -52,11 +52,20 @@ def build_generator(cfg: ModelConfig, shape: Shape, n_classes: int = 0,
 
 
 def build_discriminator(
-    cfg: ModelConfig, shape: Shape, n_classes: int = 0, conditional: bool | None = None
+    cfg: ModelConfig, shape: Shape, n_classes: int = 0, conditional: bool | None = None,
+    packed: bool = True,
 ) -> nn.Module:
-    """d(x), or the projection d(x, y) when conditional (default: `cfg.conditional`)."""
+    """d(x), or the projection d(x, y) when conditional (default: `cfg.conditional`); PacGAN's
+    packed D when `cfg.pac` > 1 (unless `packed` is false: a per-record classifier)."""
     conditional = _conditional(cfg, n_classes) if conditional is None else conditional
-    if resolve_arch(cfg, shape) == "dcgan":
+    arch = resolve_arch(cfg, shape)
+    if packed and cfg.pac > 1:
+        if arch == "dcgan" or conditional:
+            raise GanguardError("config key model.pac: packing is for unconditional runs on "
+                                "the mlp networks (model.arch: mlp, model.conditional: false)")
+        return PackedDiscriminator(shape, cfg.pac, cfg.d_width, cfg.depth, cfg.d_norm,
+                                   cfg.spectral_norm)  # fmt: skip
+    if arch == "dcgan":
         d = DCGANDiscriminator(shape, cfg.d_width, cfg.depth, cfg.d_norm, cfg.spectral_norm)
     else:
         d = MLPDiscriminator(shape, cfg.d_width, cfg.depth, cfg.d_norm, cfg.spectral_norm)

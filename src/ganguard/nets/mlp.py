@@ -55,3 +55,54 @@ class MLPDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: None = None) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+class PackedDiscriminator(nn.Module):
+    """PacGAN's D (Lin et al. 2018): `pac` consecutive records of a batch are read as one input,
+    so that D sees a batch's variety and can punish a generator that collapses onto a few
+    records. A batch of n records gives n / pac logits (and feature rows); `per_record` scores
+    each record alone, packed with copies of itself, as the white-box attacks need."""
+
+    def __init__(self, shape: tuple[int, ...], pac: int, width: int, depth: int, norm: str,
+                 spectral: bool):  # fmt: skip
+        super().__init__()
+        self.pac = pac
+        self.inner = MLPDiscriminator((pac * math.prod(shape),), width, depth, norm, spectral)
+        self.feature_dim = self.inner.feature_dim
+
+    def pack(self, x: torch.Tensor) -> torch.Tensor:
+        if len(x) % self.pac:
+            raise ValueError(f"a packed discriminator reads batches of multiples of {self.pac} "
+                             f"records, got {len(x)}")  # fmt: skip
+        return x.reshape(len(x) // self.pac, -1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner.features(self.pack(x))
+
+    def head(self, h: torch.Tensor, y: None = None) -> torch.Tensor:
+        return self.inner.head(h)
+
+    def forward(self, x: torch.Tensor, y: None = None) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    def per_record(self, x: torch.Tensor) -> torch.Tensor:
+        """One logit per record: each record packed with pac − 1 copies of itself."""
+        return self(x.repeat_interleave(self.pac, dim=0))
+
+    def per_record_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x.repeat_interleave(self.pac, dim=0))
+
+
+def record_logits(d: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    """d's logit for each record of x (a packed D scores each record alone)."""
+    return d.per_record(x) if isinstance(d, PackedDiscriminator) else d(x, y)
+
+
+def record_features(d: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """d's features of each record of x (a packed D reads each record alone)."""
+    return d.per_record_features(x) if isinstance(d, PackedDiscriminator) else d.features(x)
+
+
+def records_per_row(d: nn.Module) -> int:
+    """How many records make one row of d's features and logits in training (pac, or 1)."""
+    return d.pac if isinstance(d, PackedDiscriminator) else 1
