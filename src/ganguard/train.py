@@ -162,18 +162,31 @@ PRETRAIN = "pretrain"  # the pre-training's own run directory, inside the run's
 def pretraining_data(config: Config, data: TrainingData, ds: Any) -> TrainingData | None:
     """The records `train.pretrain_on` gives the pre-training: every record of that data set
     that is not a record of the private data set (the run's whole data set; for a run on
-    arrays, its S and R), with their labels when the run is conditional. None without it."""
+    arrays, its S and R), with their labels when the run is conditional. A table's are encoded
+    by the run's own encoding (so G's heads fit them). None without it."""
     t = config.train
     if t.pretrain_on is None:
         return None
-    public = load_dataset(t.pretrain_on, t.pretrain_path)
-    if public.shape != data.shape:
-        raise GanguardError(
-            f"config key train.pretrain_on: {public.name} has records of shape {public.shape}, "
-            f"the run's are {data.shape}: pre-training needs records of the same kind"
-        )
-    private = ds.x if ds is not None else torch.cat([data.members, data.reference]).numpy()
-    keep = records_not_in(public.x, private)
+    table = ds is not None and ds.is_table
+    if table:  # read with the run's column kinds, compared and encoded as the run's records
+        public = load_dataset(t.pretrain_on, t.pretrain_path, config.data.columns,
+                              config.data.target)  # fmt: skip
+        if not public.is_table or public.schema.to_json() != ds.schema.to_json():
+            raise GanguardError(
+                f"config key train.pretrain_on: {public.name} is not a table with the columns "
+                f"and labels of {ds.name}: pre-training needs records of the same kind"
+            )
+        keep = records_not_in(public.x[:, 0, 0], ds.canonical)
+    else:
+        public = load_dataset(t.pretrain_on, t.pretrain_path)
+        if public.shape != data.shape:
+            raise GanguardError(
+                f"config key train.pretrain_on: {public.name} has records of shape "
+                f"{public.shape}, the run's are {data.shape}: pre-training needs records of the "
+                "same kind"
+            )
+        private = ds.x if ds is not None else torch.cat([data.members, data.reference]).numpy()
+        keep = records_not_in(public.x, private)
     if len(keep) == 0:
         raise GanguardError(
             f"config key train.pretrain_on: every record of {public.name} is in the private "
@@ -192,10 +205,11 @@ def pretraining_data(config: Config, data: TrainingData, ds: Any) -> TrainingDat
                 f"config key train.pretrain_on: {public.name} has class labels up to "
                 f"{int(labels.max())}, the run's data set {data.n_classes - 1}"
             )
-    x = torch.from_numpy(np.ascontiguousarray(public.x[keep]))
+    records = ds.codec.encode(public.x[keep, 0, 0])[:, None, None, :] if table else public.x[keep]
+    x = torch.from_numpy(np.ascontiguousarray(records, dtype=np.float32))
     return TrainingData(x, torch.empty(0, *x.shape[1:]), labels,
                         None if labels is None else torch.empty(0, dtype=torch.long),
-                        n_classes=data.n_classes)  # fmt: skip
+                        n_classes=data.n_classes, layout=data.layout)  # fmt: skip
 
 
 def pretrain(method: Method, config: Config, public: TrainingData, out: Path | None,

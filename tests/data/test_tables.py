@@ -456,3 +456,28 @@ def test_a_table_run_with_pacgan_packing(table_csv: Path, tmp_path: Path) -> Non
     run = load_run(tmp_path / "run")
     assert isinstance(run.method.discriminator, PackedDiscriminator)
     assert run.method.score(torch.zeros(5, *run.method.shape)).shape == (5,)
+
+
+def test_pretraining_on_a_public_table(table_csv: Path, tmp_path: Path, run_cli,
+                                       write_config) -> None:  # noqa: ANN001
+    """`train.pretrain_on` with a table: the public records (those not in the private table),
+    encoded by the run's own encoding, pre-train the run's networks; a public table of other
+    columns is one line and exit 2."""
+    from ganguard.train import PRETRAIN
+
+    public = tmp_path / "public.csv"
+    people(300, seed=1).to_csv(public, index=False)
+    config = table_config(table_csv)
+    config["train"].update(pretrain_on="csv", pretrain_path=str(public), pretrain_steps=6)
+    run = train(config, tmp_path / "run")
+    pre = json.loads((tmp_path / "run" / PRETRAIN / "metrics.jsonl").read_text().splitlines()[-1])
+    assert pre["step"] == 6 and run.step == 20
+    scratch = train(table_config(table_csv), tmp_path / "scratch")
+    g = lambda r: r.method.generator.state_dict()  # noqa: E731
+    assert any(not torch.equal(g(run)[k], g(scratch)[k]) for k in g(run))
+    other = tmp_path / "other.csv"
+    people(300, seed=1).drop(columns=["weight"]).to_csv(other, index=False)
+    config["train"]["pretrain_path"] = str(other)
+    code, _, err = run_cli("train", write_config(config), "--out", tmp_path / "bad")
+    assert code == 2 and "not a table with the columns" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "bad").exists()
