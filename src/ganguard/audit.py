@@ -318,7 +318,7 @@ def _audit_run(run_dir, attacks, n_per_class, k, seed, out, settings, progress, 
         raise GanguardError(f"--canary-guesses must be between 1 and the {m} canaries, "
                             f"got {canary_guesses}")  # fmt: skip
     ds = load_run_data(run.config.data)
-    check_split(run.split, ds)
+    check_split(run.split, ds, run.method.layout)
     members, nonmembers = candidates(run, ds, n_per_class, seed)
     threat = ThreatModel.of_method(run.method, k, seed)
     threat.architecture = run.config.model.model_dump()

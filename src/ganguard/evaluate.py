@@ -104,7 +104,7 @@ def _evaluate(run_dir, n, seed, out, kid_subsets, inception, feature_settings, s
     started = time.perf_counter()
     run = load_run(run_dir, step, current_device())
     ds = load_run_data(run.config.data)
-    check_split(run.split, ds)
+    check_split(run.split, ds, run.method.layout)
     split = run.split
     if len(split.holdout) < 2:
         raise GanguardError(f"{run_dir}: utility needs holdout records (data.n_holdout >= 2)")

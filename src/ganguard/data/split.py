@@ -204,8 +204,16 @@ def load_split(path: Path) -> Split:
         raise GanguardError(f"split file {path}: {exc}") from None
 
 
-def check_split(split: Split, ds: Dataset) -> None:
-    """Refuse a split made from other data, or one whose indices are out of range or overlap."""
+def check_split(split: Split, ds: Dataset, layout: list | None = None) -> None:
+    """Refuse a split made from other data, or one whose indices are out of range or overlap;
+    and a table run whose networks' `layout` is not the encoding's of today (an older
+    ganguard encoded its table otherwise)."""
+    if layout is not None and ds.codec is not None and ds.codec.layout != layout:
+        raise GanguardError(
+            f"the run's networks read {len(layout)} blocks per record, this ganguard encodes "
+            f"{ds.name} in {len(ds.codec.layout)}: the run was trained with an older encoding "
+            "of its table; train it again"
+        )
     fingerprint = ds.fingerprint()
     if split.fingerprint != fingerprint:
         raise GanguardError(

@@ -106,7 +106,7 @@ def summarize_run(
     if key not in datasets:
         datasets[key] = load_run_data(d)
     ds = datasets[key]
-    check_split(run.split, ds)
+    check_split(run.split, ds, run.method.layout)
 
     grid = run_dir / "samples.png"
     if ds.is_table:
