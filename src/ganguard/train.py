@@ -226,16 +226,21 @@ def pretrain(method: Method, config: Config, public: TrainingData, out: Path | N
 
 
 # -- the run directory ---------------------------------------------------------------------------
+def refuse_existing_run(out: Path, has_run: bool) -> None:
+    """A new run never writes into a directory that holds one."""
+    if has_run:
+        raise GanguardError(
+            f"{out} already holds a run: pass --resume to continue it, or choose another --out"
+        )
+
+
 def _prepare_run_dir(out: Path, config: Config, data: TrainingData, ds: Any, resume: bool) -> None:
     """Create a new run directory, or check that an existing one is this run (for --resume)."""
     if out.exists() and not out.is_dir():
         raise GanguardError(f"--out {out} is a file, not a run directory")
     has_run = (out / "config.yaml").exists() or (out / "split.json").exists()
     if not resume:
-        if has_run:
-            raise GanguardError(
-                f"{out} already holds a run: pass --resume to continue it, or choose another --out"
-            )
+        refuse_existing_run(out, has_run)
         out.mkdir(parents=True, exist_ok=True)
         if data.split is not None:
             save_split(data.split, out / "split.json")
@@ -290,9 +295,7 @@ def _table_run(config: Config, frame: pd.DataFrame, out: str | Path | None,
     d = config.data
     run_split(table_dataset("csv", frame, d.columns, d.target), d)  # bad input: nothing written
     if not resume:
-        if (Path(out) / "config.yaml").exists():
-            raise GanguardError(f"{out} already holds a run: pass --resume to continue it, or "
-                                "choose another --out")  # fmt: skip
+        refuse_existing_run(out, (Path(out) / "config.yaml").exists())
         Path(out).mkdir(parents=True, exist_ok=True)
         write_table(frame, path)
     return config
