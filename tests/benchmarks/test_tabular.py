@@ -19,7 +19,8 @@ def test_every_row_is_a_run_on_its_table(bench: ModuleType) -> None:
                     bench.config_for(data, name, 0)
                 continue
             config, _ = bench.config_for(data, name, 0)
-            assert config.train.steps == 5000 and config.data.name.startswith(data), name
+            table = data.split("-")[0]  # adult-250 is adult with fewer members
+            assert config.train.steps == 5000 and config.data.name.startswith(table), name
             if name.endswith("-public"):
                 assert (config.data.name, config.data.reference_data) == ("adult-train",
                                                                           "adult-test")
