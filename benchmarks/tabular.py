@@ -74,6 +74,14 @@ def rows_of(result: Any) -> list[dict[str, Any]]:  # noqa: ANN401 - an AuditResu
     return out
 
 
+def without_pairs(setting: dict[str, Any]) -> None:
+    """Drop the per-pair trends from a setting's utility (hundreds of pairs per table: the
+    committed JSON would grow past 2 MiB); each run's utility.json keeps them."""
+    for part in (setting.get("utility") or {}).values():
+        if isinstance(part, dict):
+            part.pop("pair_trends_by_pair", None)
+
+
 def config_for(data: str, name: str, seed: int) -> Any:  # noqa: ANN401 - a Config
     from ganguard.config import load_config
 
@@ -262,6 +270,8 @@ def main() -> None:
             order = [f"{d}/{n}" for d in DATA for n in SETTINGS]
             figures["settings"].sort(key=lambda s: (order.index(f"{s['data']}/{s['setting']}"),
                                                     s["seed"]))  # fmt: skip
+            for s in figures["settings"]:
+                without_pairs(s)
             Path(f"{stem}.json").write_text(json.dumps(figures, indent=2) + "\n")
             Path(f"{stem}.md").write_text(markdown(figures))
             print(markdown(figures), flush=True)

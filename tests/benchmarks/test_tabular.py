@@ -41,3 +41,13 @@ def test_the_table_names_the_best_attack_and_the_utility(bench: ModuleType) -> N
     cells = [c.strip() for c in line.split("|")[1:-1]]
     assert cells == ["adult", "gan", "0", "logan_wb", "0.620 [0.600, 0.640]", "0.057", "0.157",
                      "0.820", "0.890", "0.900", "0.945", "0.907", "–", "84"]  # fmt: skip
+
+
+def test_the_committed_json_keeps_the_utility_but_not_every_pair(bench: ModuleType) -> None:
+    setting = {"utility": {"generated": {"pair_trends": 0.93, "pair_trends_by_pair": {"a|b": 1},
+                                         "column_shapes_by_column": {"a": 0.9}},
+                           "floor": {"pair_trends_by_pair": {}}}}  # fmt: skip
+    bench.without_pairs(setting)
+    assert setting["utility"] == {"generated": {"pair_trends": 0.93,
+                                                "column_shapes_by_column": {"a": 0.9}},
+                                  "floor": {}}  # fmt: skip
