@@ -147,7 +147,10 @@ def test_a_spike_of_a_numeric_column_is_encoded_apart_and_decodes_exactly() -> N
     few = pd.DataFrame({"n": np.r_[np.zeros(95), np.ones(5)], "m": np.arange(100.0)})
     few_schema = infer_schema(few)
     assert TableCodec.fit(few_schema, canonical_matrix(few, few_schema)).codes[0].spike == 0.0
-    assert SPIKE_SHARE == 0.1
+    share = int(SPIKE_SHARE * 100)  # a value held by one record fewer than the share: no spike
+    rare = pd.DataFrame({"v": np.r_[np.zeros(share - 1), np.arange(1.0, 102 - share)]})
+    rare_schema = infer_schema(rare, {"v": "continuous"})
+    assert TableCodec.fit(rare_schema, canonical_matrix(rare, rare_schema)).codes[0].spike is None
 
 
 def test_the_encoding_is_fitted_on_the_members_only(table_csv: Path) -> None:
