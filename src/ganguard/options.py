@@ -85,10 +85,6 @@ class MEGANOptions(MethodOptions):
         256, ge=1, description="fano mode: members and reference records per step that the "
         "critic and the penalty see (members on a stream of their own); none: the step's own "
         "member batch and as many reference records")  # fmt: skip
-    penalty_every: int = Field(
-        1, ge=1, description="fano mode: the critic learns and the term is computed on every "
-        "k-th step only, its gradient in D reused on the steps between (1: every "
-        "step)")  # fmt: skip
 
 
 class MIMGANOptions(MethodOptions):
@@ -120,10 +116,6 @@ class MIMGANOptions(MethodOptions):
     critic_batch: int | None = Field(
         256, ge=1, description="MEGAN's critic_batch for that term (none: the step's own member "
         "batch)")  # fmt: skip
-    penalty_every: int = Field(
-        1, ge=1, description="both terms (the leakage critic and β's penalty on G, the fano term "
-        "on D) computed on every k-th step only, their gradients reused on the steps between "
-        "(1: every step)")  # fmt: skip
 
 
 class DPGANOptions(MethodOptions):

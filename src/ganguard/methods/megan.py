@@ -13,7 +13,6 @@ from torch import nn
 from ganguard.errors import GanguardError
 from ganguard.methods.base import seeded_init
 from ganguard.methods.gan import GAN
-from ganguard.methods.lazy import ReusedGradient
 from ganguard.nets.mlp import records_per_row
 from ganguard.options import MEGANOptions
 
@@ -47,10 +46,8 @@ class FanoPenalty:
     penultimate features), and λ · max(ln 2 − CE_ψ, 0) for ℓ_D. MIMGAN uses it too, to protect
     the discriminator its own penalty cannot reach."""
 
-    def __init__(self, method: GAN, lam: float, options: MEGANOptions, every: int = 1) -> None:
-        """λ = `lam`; the critic and its batches as `options` (MEGAN's fano options) say; the
-        critic learns and the term is computed on every `every`-th step, its gradient reused
-        between (`methods/lazy.py`)."""
+    def __init__(self, method: GAN, lam: float, options: MEGANOptions) -> None:
+        """λ = `lam`; the critic and its batches as `options` (MEGAN's fano options) say."""
         self.method, self.lam, self.options = method, lam, options
         pac = method.config.model.pac
         if options.critic_batch is not None and options.critic_batch % pac:
@@ -64,21 +61,12 @@ class FanoPenalty:
             method.config.seed, "membership_critic", lambda: make_critic(n_in, hidden)
         )
         self.optimizer = method.adam(self.critic, options.critic_lr)
-        self.lazy = ReusedGradient(method.discriminator, every)
 
     def register(self, key: str) -> None:
         """Put the critic and its optimizer among the method's (so checkpoints hold them)."""
         self.method.modules[key], self.method.optimizers[key] = self.critic, self.optimizer
 
-    def __call__(
-        self, h_real: torch.Tensor, d_real: torch.Tensor, logs: dict
-    ) -> torch.Tensor | float:
-        """The term for this step's ℓ_D (D's features h_real and logits d_real of the step's
-        member batch, read when the critic has no batch of its own)."""
-        return self.lazy(lambda term_logs: self.term(h_real, d_real, term_logs), logs)
-
-    def term(self, h_real: torch.Tensor, d_real: torch.Tensor, logs: dict) -> torch.Tensor:
-        """One update of the critic, then λ · max(ln 2 − CE_ψ, 0) on fresh batches."""
+    def __call__(self, h_real: torch.Tensor, d_real: torch.Tensor, logs: dict) -> torch.Tensor:
         m, D, opt = self.method, self.method.discriminator, self.options
         if opt.critic_batch is not None:  # a member batch of the critic's own size, own stream
             n = opt.critic_batch
@@ -122,15 +110,8 @@ class MEGAN(GAN):
         super().__init__(*args, **kwargs)
         opt = self.options
         if opt.mode == "fano":
-            self.fano = FanoPenalty(self, opt.lam, opt, every=opt.penalty_every)
+            self.fano = FanoPenalty(self, opt.lam, opt)
             self.fano.register("critic")
-
-    def extra_state(self) -> dict:
-        return {"fano": self.fano.lazy.state_dict()} if self.options.mode == "fano" else {}
-
-    def load_extra_state(self, state: dict) -> None:
-        if self.options.mode == "fano":
-            self.fano.lazy.load_state_dict(state.get("fano", {}))  # (absent from older runs)
 
     def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
         if self.options.mode == "fano" and len(reference) == 0:

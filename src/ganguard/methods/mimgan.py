@@ -36,7 +36,6 @@ from ganguard.distances import squared_distances
 from ganguard.errors import GanguardError
 from ganguard.methods.base import seeded_init
 from ganguard.methods.gan import GAN
-from ganguard.methods.lazy import ReusedGradient
 from ganguard.methods.megan import FanoPenalty
 from ganguard.nets.mlp import record_features
 from ganguard.options import MEGANOptions, MIMGANOptions
@@ -140,9 +139,8 @@ class MIMGAN(GAN):
         self.fano = None
         if opt.discriminator_lam > 0:
             megan = MEGANOptions(critic_batch=opt.critic_batch)
-            self.fano = FanoPenalty(self, opt.discriminator_lam, megan, every=opt.penalty_every)
+            self.fano = FanoPenalty(self, opt.discriminator_lam, megan)
             self.fano.register("membership_critic")
-        self.lazy = ReusedGradient(self.generator, opt.penalty_every)
 
     def attach_data(self, members: torch.Tensor, reference: torch.Tensor, *labels) -> None:  # noqa: ANN002
         if len(reference) == 0:
@@ -186,25 +184,10 @@ class MIMGAN(GAN):
     def discriminator_penalty(self, h_real, d_real, d_fake, logs):  # noqa: ANN001, ANN201
         return 0.0 if self.fano is None else self.fano(h_real, d_real, logs)
 
-    def generator_penalty(self, fake: torch.Tensor, logs: dict) -> torch.Tensor | float:
-        return self.lazy(lambda term_logs: self.leakage_term(fake, term_logs), logs)
-
-    def leakage_term(self, fake: torch.Tensor, logs: dict) -> torch.Tensor:
-        """One update of the leakage critic, then β · max(Î, 0) on the step's samples."""
+    def generator_penalty(self, fake: torch.Tensor, logs: dict) -> torch.Tensor:
         opt = self.options
         on_members, on_reference = self.leakage_inputs(fake)
         self.update_critic(on_members, on_reference)  # detaches: the critic sees fake.detach()
         mi = leakage_estimate(self.critic, on_members, on_reference, opt.estimator)
         logs["mi"] = mi.item()
         return opt.beta * torch.clamp(mi, min=0.0)
-
-    def extra_state(self) -> dict:
-        state = {"leakage": self.lazy.state_dict()}
-        if self.fano is not None:
-            state["fano"] = self.fano.lazy.state_dict()
-        return state
-
-    def load_extra_state(self, state: dict) -> None:  # (absent from older runs)
-        self.lazy.load_state_dict(state.get("leakage", {}))
-        if self.fano is not None:
-            self.fano.lazy.load_state_dict(state.get("fano", {}))
