@@ -16,6 +16,7 @@ trained on R with the run's recipe) and evaluated (FID, recall).
     python benchmarks/strong_audit.py --stage leak
     python benchmarks/strong_audit.py --stage dp
     python benchmarks/strong_audit.py --stage methods --seeds 0,1,2
+    python benchmarks/strong_audit.py --stage methods --tables   # the .md from the .json alone
 
 Runs are kept in --work (a run already trained, or a shadow set already made, is reused), the
 figures saved to benchmarks/results/strong_audit_<stage>.json and .md.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -139,7 +141,10 @@ def markdown(figures: dict[str, Any]) -> str:
                          number(r["seconds"], 1)])  # fmt: skip
     lines = [f"# strong audit, stage {figures['stage']}", ""]
     if figures["stage"] == "methods":
-        lines += ["Each run's best attack (highest AUC) and its figures; every attack below.", "",
+        lines += ["Each setting over its seeds (mean ± sd; at chance: the best attack's interval "
+                  "holds 0.5 and its TPR@1%FPR ≤ 2%):", "", over_seeds(figures), "",
+                  matched(figures), "",
+                  "Each run's best attack (highest AUC) and its figures; every attack below.", "",
                   summary(figures), ""]  # fmt: skip
     lines += [table(head, rows), ""]
     for s in figures["settings"]:
@@ -204,6 +209,103 @@ def summary(figures: dict[str, Any]) -> str:
     return table(head, rows)
 
 
+QUALITY_FACTOR = 1.25  # SPEC §9: matched quality is an FID no worse than 1.25 × the best GAN's
+
+
+def best_row(setting: dict[str, Any]) -> dict[str, Any]:
+    """The run's best attack: the highest AUC."""
+    return max(setting["rows"], key=lambda r: r["auc"])
+
+
+def at_chance(row: dict[str, Any]) -> bool:
+    """An attack's interval holds 0.5 and it finds at most 2% of the members at 1% FPR."""
+    lo, hi = row["auc_ci"]
+    return lo <= 0.5 <= hi and row["tpr_at_1pct_fpr"] <= 0.02
+
+
+def by_setting(figures: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The runs of each setting, in the file's order, seeds ascending."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for s in figures["settings"]:
+        groups.setdefault(s["setting"], []).append(s)
+    return {k: sorted(v, key=lambda s: s.get("seed", 0)) for k, v in groups.items()}
+
+
+def mean_sd(values: list[float], digits: int = 3) -> str:
+    """mean ± sd (sample sd; one value alone: the value), '–' when there is none."""
+    from ganguard.tables import number
+
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return number(values[0], digits)
+    mean, sd = statistics.fmean(values), statistics.stdev(values)
+    return f"{number(mean, digits)} ± {sd:.{digits}f}"  # (a tiny sd in the mean's decimals)
+
+
+def over_seeds(figures: dict[str, Any]) -> str:
+    """One line per setting: the attack that was best in most seeds (how often), the best
+    attack's AUC per seed and mean ± sd, how many seeds are at chance, the TPRs, the largest
+    ε lower bound, the best samples-only attack, FID and recall, DP's ε, training time."""
+    from collections import Counter
+
+    from ganguard.tables import markdown as table
+    from ganguard.tables import number
+
+    head = ["setting", "seeds", "best attack (seeds)", "AUC per seed", "AUC", "at chance",
+            "TPR@1%FPR", "TPR@0.1%FPR", "max ε_lb", "best samples-only AUC", "FID", "recall",
+            "ε (DP)", "train s"]  # fmt: skip
+    rows = []
+    for name, runs in by_setting(figures).items():
+        best = [best_row(s) for s in runs]
+        names = Counter(r["attack"] for r in best).most_common()
+        blind = [max((r["auc"] for r in s["rows"] if samples_only(r["attack"])), default=None)
+                 for s in runs]  # fmt: skip
+        bounds = [max((r["eps_lb"] for r in s["rows"] if r["eps_lb"] is not None), default=None)
+                  for s in runs]  # fmt: skip
+        u = [s.get("utility") or {} for s in runs]
+        eps = [(s.get("accountant") or {}).get("epsilon") for s in runs]
+        rows.append([name, "/".join(str(s.get("seed", 0)) for s in runs),
+                     ", ".join(f"{a} ({n})" for a, n in names),
+                     " / ".join(number(r["auc"]) for r in best),
+                     mean_sd([r["auc"] for r in best]),
+                     f"{sum(at_chance(r) for r in best)} of {len(best)}",
+                     mean_sd([r["tpr_at_1pct_fpr"] for r in best]),
+                     mean_sd([r["tpr_at_0.1pct_fpr"] for r in best]),
+                     mean_sd(bounds, 2), mean_sd(blind),
+                     mean_sd([x.get("fid") for x in u], 1), mean_sd([x.get("recall") for x in u]),
+                     mean_sd(eps, 2), mean_sd([s["train_s"] for s in runs], 0)])  # fmt: skip
+    return table(head, rows)
+
+
+def matched(figures: dict[str, Any]) -> str:
+    """SPEC §9's comparisons on the runs' end points: matched quality, the best attack's AUC of
+    the seeds whose FID is at most 1.25 × the GAN's best; matched privacy, the FID of the seeds
+    whose best attack is at chance (`at_chance`). mean ± sd, and how many seeds qualify."""
+    from ganguard.tables import markdown as table
+    from ganguard.tables import number
+
+    groups = by_setting(figures)
+    gan = [(s.get("utility") or {}).get("fid") for s in groups.get("gan", [])]
+    gan = [f for f in gan if f is not None]
+    bar = QUALITY_FACTOR * min(gan) if gan else None
+    rows = []
+    for name, runs in groups.items():
+        fids = [(s.get("utility") or {}).get("fid") for s in runs]
+        quality = [best_row(s)["auc"] for s, f in zip(runs, fids, strict=True)
+                   if bar is not None and f is not None and f <= bar]  # fmt: skip
+        privacy = [f for s, f in zip(runs, fids, strict=True)
+                   if f is not None and at_chance(best_row(s))]  # fmt: skip
+        rows.append([name, f"{mean_sd(quality)} ({len(quality)} of {len(runs)})",
+                     f"{mean_sd(privacy, 1)} ({len(privacy)} of {len(runs)})"])  # fmt: skip
+    lead = (f"Matched quality: FID ≤ {number(bar, 1)} (1.25 × the GAN's best, "
+            f"{number(min(gan), 1)}); matched privacy: the best attack at chance."
+            if bar is not None else "Matched quality: no GAN run with an FID here.")
+    return lead + "\n\n" + table(["setting", "best attack's AUC at matched quality",
+                                   "FID at matched privacy"], rows)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=sorted(STAGES), required=True)
@@ -216,6 +318,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "ganguard-strong"))
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--tables", action="store_true",
+                        help="only rewrite the stage's .md from its .json (nothing runs)")
     args = parser.parse_args()
     from ganguard.devices import describe_machine
 
@@ -232,6 +336,9 @@ def main() -> None:
     done = json.loads(Path(f"{stem}.json").read_text())["settings"] \
         if Path(f"{stem}.json").exists() else []  # fmt: skip
     figures: dict[str, Any] = {"stage": args.stage, "settings": done}
+    if args.tables:
+        Path(f"{stem}.md").write_text(markdown(figures))
+        return
     seeds = [int(x) for x in args.seeds.split(",")]
     for seed in seeds:
         for name, overrides in settings.items():

@@ -67,3 +67,47 @@ def test_a_setting_measured_before_seeds_were_recorded_counts_as_seed_0(bench) -
     old, new = measured("gan", None, {"a": 0.5}, {}), measured("gan", 1, {"a": 0.5}, {})
     assert bench.identity(old) == ("gan", 0) and bench.identity(new) == ("gan", 1)
     assert bench.label(old) == "gan" and bench.label(new) == "gan (seed 1)"
+
+
+def run(setting: str, seed: int, auc: float, ci: tuple[float, float], tpr: float,
+        fid: float | None) -> dict:  # fmt: skip
+    """A measured run whose best attack is logan_wb (AUC `auc`), beside gen_lra 0.1 lower."""
+    rows = [{"attack": "logan_wb", "auc": auc, "auc_ci": list(ci), "tpr_at_1pct_fpr": tpr,
+             "tpr_at_0.1pct_fpr": None, "eps_lb": 0.5},
+            {"attack": "gen_lra", "auc": auc - 0.1, "auc_ci": [0.4, 0.6], "tpr_at_1pct_fpr": 0.0,
+             "tpr_at_0.1pct_fpr": None, "eps_lb": None}]  # fmt: skip
+    return {"setting": setting, "seed": seed, "rows": rows, "train_s": 100.0 + seed,
+            "accountant": None, "utility": None if fid is None else {"fid": fid, "recall": 0.9}}
+
+
+def cells(text: str, setting: str) -> list[str]:
+    line = next(s for s in text.splitlines() if s.startswith(f"| {setting} |"))
+    return [c.strip() for c in line.split("|")[1:-1]]
+
+
+def test_over_seeds_gives_mean_and_sd_and_counts_the_seeds_at_chance(bench) -> None:  # noqa: ANN001
+    figures = {"stage": "methods", "settings": [
+        run("megan", 1, 0.56, (0.51, 0.61), 0.01, 80.0),
+        run("megan", 0, 0.54, (0.49, 0.59), 0.01, 70.0),   # at chance
+        run("megan", 2, 0.52, (0.47, 0.57), 0.03, 90.0),   # holds 0.5, but finds 3% at 1% FPR
+    ]}  # fmt: skip
+    row = cells(bench.over_seeds(figures), "megan")
+    assert row[:6] == ["megan", "0/1/2", "logan_wb (3)", "0.540 / 0.560 / 0.520",
+                       "0.540 ± 0.020", "1 of 3"]  # fmt: skip
+    assert row[9] == "0.440 ± 0.020"  # the best samples-only attack: gen_lra's 0.44 / 0.46 / 0.42
+    assert row[10] == "80.0 ± 10.0" and row[13] == "101 ± 1"
+
+
+def test_matched_quality_and_privacy_use_the_gans_best_fid_and_the_seeds_at_chance(bench) -> None:  # noqa: ANN001
+    figures = {"stage": "methods", "settings": [
+        run("gan", 0, 0.95, (0.93, 0.97), 0.6, 80.0),
+        run("gan", 1, 0.96, (0.94, 0.98), 0.6, 100.0),
+        run("megan", 0, 0.54, (0.49, 0.59), 0.01, 99.0),   # FID under 1.25 x 80 = 100, at chance
+        run("megan", 1, 0.58, (0.53, 0.63), 0.01, 101.0),  # over the bar, not at chance
+        run("dpgan", 0, 0.51, (0.46, 0.56), 0.0, None),    # no FID: in neither
+    ]}  # fmt: skip
+    text = bench.matched(figures)
+    assert "FID ≤ 100.0" in text
+    assert cells(text, "gan")[1:] == ["0.955 ± 0.007 (2 of 2)", "– (0 of 2)"]
+    assert cells(text, "megan")[1:] == ["0.540 (1 of 2)", "99.0 (1 of 2)"]
+    assert cells(text, "dpgan")[1:] == ["– (0 of 1)", "– (0 of 1)"]
