@@ -306,6 +306,31 @@ def matched(figures: dict[str, Any]) -> str:
                                    "FID at matched privacy"], rows)  # fmt: skip
 
 
+def methods_points(settings: list[dict[str, Any]]) -> list[Any]:
+    """Each run with an FID as a point of the privacy–utility plot (best attack AUC, FID)."""
+    from ganguard.report.curves import TradeoffPoint
+
+    return [TradeoffPoint(s["setting"], f"mnist-5k, n = {s['members']}, the demo's MLP",
+                          s["utility"]["fid"], best_row(s)["auc"])
+            for s in settings if (s.get("utility") or {}).get("fid") is not None]  # fmt: skip
+
+
+def methods_png(figures: dict[str, Any]) -> bytes:
+    """Best attack AUC against FID, each setting at its mean over seeds ± one sd (the library's
+    privacy–utility plot)."""
+    from ganguard.report.curves import privacy_utility_png
+
+    points = methods_points(figures["settings"])
+    return privacy_utility_png(points, fid_name="domain FID (n samples against H)")
+
+
+def write_tables(stem: Path, figures: dict[str, Any]) -> None:
+    """The stage's .md (and, for stage methods, its privacy–utility .png) from `figures`."""
+    Path(f"{stem}.md").write_text(markdown(figures))
+    if figures["stage"] == "methods":
+        Path(f"{stem}.png").write_bytes(methods_png(figures))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=sorted(STAGES), required=True)
@@ -337,7 +362,7 @@ def main() -> None:
         if Path(f"{stem}.json").exists() else []  # fmt: skip
     figures: dict[str, Any] = {"stage": args.stage, "settings": done}
     if args.tables:
-        Path(f"{stem}.md").write_text(markdown(figures))
+        write_tables(stem, figures)
         return
     seeds = [int(x) for x in args.seeds.split(",")]
     for seed in seeds:
@@ -374,7 +399,7 @@ def main() -> None:
             order = list(STAGES[args.stage])
             figures["settings"].sort(key=lambda s: (order.index(s["setting"]), identity(s)[1]))
             Path(f"{stem}.json").write_text(json.dumps(figures, indent=2) + "\n")
-            Path(f"{stem}.md").write_text(markdown(figures))
+            write_tables(stem, figures)
             print(markdown(figures), flush=True)
 
 

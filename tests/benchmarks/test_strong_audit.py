@@ -72,12 +72,16 @@ def test_a_setting_measured_before_seeds_were_recorded_counts_as_seed_0(bench) -
 def run(setting: str, seed: int, auc: float, ci: tuple[float, float], tpr: float,
         fid: float | None) -> dict:  # fmt: skip
     """A measured run whose best attack is logan_wb (AUC `auc`), beside gen_lra 0.1 lower."""
+    same = {"tpr_at_0.1pct_fpr": None, "tpr_at_zero_fpr": 0.0, "canary_eps_lb": None,
+            "seconds": 1.0}  # fmt: skip
     rows = [{"attack": "logan_wb", "auc": auc, "auc_ci": list(ci), "tpr_at_1pct_fpr": tpr,
-             "tpr_at_0.1pct_fpr": None, "eps_lb": 0.5},
+             "eps_lb": 0.5, **same},
             {"attack": "gen_lra", "auc": auc - 0.1, "auc_ci": [0.4, 0.6], "tpr_at_1pct_fpr": 0.0,
-             "tpr_at_0.1pct_fpr": None, "eps_lb": None}]  # fmt: skip
+             "eps_lb": None, **same}]  # fmt: skip
     return {"setting": setting, "seed": seed, "rows": rows, "train_s": 100.0 + seed,
-            "accountant": None, "utility": None if fid is None else {"fid": fid, "recall": 0.9}}
+            "accountant": None, "utility": None if fid is None else {"fid": fid, "recall": 0.9},
+            "members": 200, "steps": 4000, "shadows": None, "delta": 5e-4, "skipped": [],
+            "command": "python benchmarks/strong_audit.py --stage methods", "machine": "a test"}
 
 
 def cells(text: str, setting: str) -> list[str]:
@@ -111,3 +115,15 @@ def test_matched_quality_and_privacy_use_the_gans_best_fid_and_the_seeds_at_chan
     assert cells(text, "gan")[1:] == ["0.955 ± 0.007 (2 of 2)", "– (0 of 2)"]
     assert cells(text, "megan")[1:] == ["0.540 (1 of 2)", "99.0 (1 of 2)"]
     assert cells(text, "dpgan")[1:] == ["– (0 of 1)", "– (0 of 1)"]
+
+
+def test_the_tables_of_the_methods_stage_are_the_md_and_a_plot_of_the_runs_with_an_fid(
+    bench, tmp_path  # noqa: ANN001
+) -> None:
+    runs = [run("gan", 0, 0.95, (0.93, 0.97), 0.6, 80.0),
+            run("dpgan", 0, 0.51, (0.46, 0.56), 0.0, None)]
+    bench.write_tables(tmp_path / "strong_audit_methods", {"stage": "methods", "settings": runs})
+    text = (tmp_path / "strong_audit_methods.md").read_text()
+    assert text.index("Each setting over its seeds") < text.index("Matched quality")
+    assert (tmp_path / "strong_audit_methods.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.setting for p in bench.methods_points(runs)] == ["gan"]  # dpgan: no FID
