@@ -113,6 +113,29 @@ def test_resume_in_process_is_bit_exact(gan_run, tiny_config: dict, tmp_path: Pa
     assert [line["step"] for line in metrics(out)] == [5, 10, 15, 20]
 
 
+def test_a_resumed_runs_time_counts_on_from_its_checkpoint(
+    tiny_config: dict, tmp_path: Path
+) -> None:
+    """`time` is the training seconds so far, so a benchmark reading the last line of a resumed
+    run gets the whole run's time, not the last invocation's."""
+    out = tmp_path / "run"
+    tiny_config["train"]["steps"] = 10
+    train(tiny_config, out)
+    state_file = latest_checkpoint(out) / "state.json"
+    meta = json.loads(state_file.read_text())
+    entries = dict(meta["state"]["__dict__"])  # (the skeleton keeps a dict as its items)
+    assert 0 < entries["seconds"] < 60.0
+    entries["seconds"] = 1000.0  # as if the first ten steps had taken 1 000 s
+    meta["state"]["__dict__"] = [[k, v] for k, v in entries.items()]
+    state_file.write_text(json.dumps(meta))
+    tiny_config["train"]["steps"] = 20
+    train(tiny_config, out, resume=True)
+    times = [line["time"] for line in metrics(out)]
+    assert times[1] < 1000.0 < times[2] < times[3] < 1000.0 + 60.0  # steps 5, 10 | 15, 20
+    meta = json.loads((latest_checkpoint(out) / "state.json").read_text())
+    assert times[3] <= dict(meta["state"]["__dict__"])["seconds"] < 1000.0 + 60.0
+
+
 def latest_step(run_dir: Path) -> int:
     checkpoint = latest_checkpoint(run_dir)
     return -1 if checkpoint is None else int(checkpoint.name.split("_")[1])

@@ -331,10 +331,11 @@ def train(
     t = config.train
 
     seed_everything(config.seed)
-    step = 0
+    step, seconds_before = 0, 0.0  # training seconds of earlier invocations (a resumed run)
     checkpoint = latest_checkpoint(out) if out is not None and resume else None
     if checkpoint is not None:
         step, state = load_checkpoint(checkpoint)
+        seconds_before = float(state.get("seconds", 0.0))  # (absent from older checkpoints)
         load_method_state(method, state["method"])
         set_global_rng_state(state["global_rng"])
     elif public is not None:
@@ -360,7 +361,7 @@ def train(
         if step % t.log_every == 0 or step == t.steps:
             line = {"step": step, **{k: v / n_summed for k, v in sums.items()}}
             line.update(**method.status(), **(data.monitor(method) if data.monitor else {}))
-            line["time"] = time.perf_counter() - started
+            line["time"] = seconds_before + time.perf_counter() - started
             if any(isinstance(v, float) and not math.isfinite(v) for v in line.values()):
                 bar.close()
                 raise GanguardError(f"training diverged at step {step}: {line}")
@@ -375,6 +376,7 @@ def train(
                 "layout": method.layout,
                 "method": method_state(method),
                 "global_rng": global_rng_state(),
+                "seconds": seconds_before + time.perf_counter() - started,
             }
             save_checkpoint(out, step, state, keep=t.keep_checkpoints)
         bar.update(1)
