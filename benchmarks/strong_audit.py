@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -231,19 +230,6 @@ def by_setting(figures: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return {k: sorted(v, key=lambda s: s.get("seed", 0)) for k, v in groups.items()}
 
 
-def mean_sd(values: list[float], digits: int = 3) -> str:
-    """mean ± sd (sample sd; one value alone: the value), '–' when there is none."""
-    from ganguard.tables import number
-
-    values = [v for v in values if v is not None]
-    if not values:
-        return "–"
-    if len(values) == 1:
-        return number(values[0], digits)
-    mean, sd = statistics.fmean(values), statistics.stdev(values)
-    return f"{number(mean, digits)} ± {sd:.{digits}f}"  # (a tiny sd in the mean's decimals)
-
-
 def over_seeds(figures: dict[str, Any]) -> str:
     """One line per setting: the attack that was best in most seeds (how often), the best
     attack's AUC per seed and mean ± sd, how many seeds are at chance, the TPRs, the largest
@@ -251,7 +237,7 @@ def over_seeds(figures: dict[str, Any]) -> str:
     from collections import Counter
 
     from ganguard.tables import markdown as table
-    from ganguard.tables import number
+    from ganguard.tables import mean_sd, number
 
     head = ["setting", "seeds", "best attack (seeds)", "AUC per seed", "AUC", "at chance",
             "TPR@1%FPR", "TPR@0.1%FPR", "max ε_lb", "best samples-only AUC", "FID", "recall",
@@ -284,7 +270,7 @@ def matched(figures: dict[str, Any]) -> str:
     the seeds whose FID is at most 1.25 × the GAN's best; matched privacy, the FID of the seeds
     whose best attack is at chance (`at_chance`). mean ± sd, and how many seeds qualify."""
     from ganguard.tables import markdown as table
-    from ganguard.tables import number
+    from ganguard.tables import mean_sd, number
 
     groups = by_setting(figures)
     gan = [(s.get("utility") or {}).get("fid") for s in groups.get("gan", [])]

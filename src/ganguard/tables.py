@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import statistics
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,26 @@ def number(value: Any, digits: int = 3) -> str:
     if value != 0 and abs(value) < 10 ** -digits:
         return f"{value:.{digits}g}"
     return f"{value:.{digits}f}"
+
+
+def plus_minus(mean: Any, sd: float | None, digits: int = 3) -> str:
+    """`mean ± sd` with both in `digits` decimals (a tiny sd shows as 0, not in the g format);
+    the mean alone when there is no sd (one value), "–" without a mean."""
+    if number(mean) == MISSING:
+        return MISSING
+    if sd is None or not math.isfinite(sd):
+        return number(mean, digits)
+    return f"{number(mean, digits)} ± {sd:.{digits}f}"
+
+
+def mean_sd(values: Sequence[float | None], digits: int = 3) -> str:
+    """`plus_minus` of the mean and sample standard deviation of the values given (None left
+    out): one value alone, "–" for none."""
+    present = [float(v) for v in values if v is not None]
+    if not present:
+        return MISSING
+    sd = statistics.stdev(present) if len(present) > 1 else None
+    return plus_minus(statistics.fmean(present), sd, digits)
 
 
 def interval(low: Any, high: Any, digits: int = 3) -> str:

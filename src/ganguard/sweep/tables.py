@@ -16,7 +16,7 @@ from ganguard.evaluate import TABLE_KEYS
 from ganguard.metrics.utility import columns
 from ganguard.runs import read_run_config, write_atomic
 from ganguard.sweep.pipeline import RESULT_FILE, read_result, weights
-from ganguard.tables import interval, markdown, number
+from ganguard.tables import interval, markdown, number, plus_minus
 
 
 def collect(sweep_dir: str | Path, order: Callable[[str], Any] | None = None
@@ -132,14 +132,10 @@ def results_markdown(rows: list[dict[str, Any]], failed: list[dict[str, Any]]) -
     if any(m["seeds"] > 1 for m in means):
         keys = [k for k in summary_keys(rows) if k != "train_seconds"]
 
-        def pm(m: dict[str, Any], key: str) -> str:
-            std = m[f"{key}_std"]
-            spread = "" if std is None else f" ± {number(std, _digits(key))}"
-            return number(m[key], _digits(key)) + spread
-
         head = ["group", "method", "weights", "n", "seeds", *keys]
         body = [[m["group"], m["method"], m["weights"] or "–", str(m["n"]), str(m["seeds"]),
-                 *(pm(m, k) for k in keys)] for m in means]  # fmt: skip
+                 *(plus_minus(m[k], m[f"{k}_std"], _digits(k)) for k in keys)]
+                for m in means]  # fmt: skip
         lines += ["## Mean ± std over seeds", "", markdown(head, body), ""]
     if failed:
         body = [[f.get("name", "?"), f.get("error", "?")] for f in failed]
