@@ -216,12 +216,6 @@ def best_row(setting: dict[str, Any]) -> dict[str, Any]:
     return max(setting["rows"], key=lambda r: r["auc"])
 
 
-def at_chance(row: dict[str, Any]) -> bool:
-    """An attack's interval holds 0.5 and it finds at most 2% of the members at 1% FPR."""
-    lo, hi = row["auc_ci"]
-    return lo <= 0.5 <= hi and row["tpr_at_1pct_fpr"] <= 0.02
-
-
 def by_setting(figures: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """The runs of each setting, in the file's order, seeds ascending."""
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -236,6 +230,7 @@ def over_seeds(figures: dict[str, Any]) -> str:
     ε lower bound, the best samples-only attack, FID and recall, DP's ε, training time."""
     from collections import Counter
 
+    from ganguard.metrics.attack_metrics import at_chance
     from ganguard.tables import markdown as table
     from ganguard.tables import mean_sd, number
 
@@ -269,6 +264,7 @@ def matched(figures: dict[str, Any]) -> str:
     """SPEC §9's comparisons on the runs' end points: matched quality, the best attack's AUC of
     the seeds whose FID is at most 1.25 × the GAN's best; matched privacy, the FID of the seeds
     whose best attack is at chance (`at_chance`). mean ± sd, and how many seeds qualify."""
+    from ganguard.metrics.attack_metrics import at_chance
     from ganguard.tables import markdown as table
     from ganguard.tables import mean_sd, number
 

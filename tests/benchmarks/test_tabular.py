@@ -37,7 +37,8 @@ def test_the_table_names_the_best_attack_and_the_utility(bench: ModuleType) -> N
                              "pair_trends": 0.945, "detection_auc": 0.907}}  # fmt: skip
     setting = {"data": "adult", "setting": "gan", "seed": 0, "rows": rows, "utility": utility,
                "accountant": None, "train_s": 84.2}  # fmt: skip
-    line = bench.markdown({"stage": "methods", "settings": [setting]}).splitlines()[2]
+    text = bench.markdown({"stage": "methods", "settings": [setting]})
+    line = [s for s in text.splitlines() if s.startswith("| adult | gan | 0 |")][-1]  # per run
     cells = [c.strip() for c in line.split("|")[1:-1]]
     assert cells == ["adult", "gan", "0", "logan_wb", "0.620 [0.600, 0.640]", "0.057", "0.157",
                      "0.820", "0.890", "0.900", "0.945", "0.907", "–", "84"]  # fmt: skip
@@ -51,3 +52,21 @@ def test_the_committed_json_keeps_the_utility_but_not_every_pair(bench: ModuleTy
     assert setting["utility"] == {"generated": {"pair_trends": 0.93,
                                                 "column_shapes_by_column": {"a": 0.9}},
                                   "floor": {}}  # fmt: skip
+
+
+def test_each_row_over_its_seeds_counts_the_seeds_at_chance(bench: ModuleType) -> None:
+    def run(seed: int, auc: float, ci: list[float], tpr: float, tstr: float) -> dict:
+        rows = [{"attack": "dcr_ratio", "auc": auc, "auc_ci": ci, "tpr_at_1pct_fpr": tpr,
+                 "eps_lb": None}]  # fmt: skip
+        return {"data": "adult", "setting": "megan", "seed": seed, "rows": rows,
+                "utility": {"generated": {"tstr_auc": tstr}}, "accountant": None,
+                "train_s": 100.0 + 10 * seed}  # fmt: skip
+
+    settings = [run(2, 0.52, [0.49, 0.55], 0.03, 0.80),  # holds 0.5, finds 3% at 1% FPR
+                run(0, 0.51, [0.48, 0.54], 0.01, 0.82),  # at chance
+                run(1, 0.57, [0.54, 0.60], 0.01, 0.84)]  # fmt: skip
+    line = bench.over_seeds({"stage": "methods", "settings": settings}).splitlines()[2]
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    assert cells == ["adult", "megan", "0/1/2", "dcr_ratio (3)", "0.510 / 0.570 / 0.520",
+                     "0.533 ± 0.032", "1 of 3", "0.017 ± 0.012", "0.820 ± 0.020", "–", "–",
+                     "–", "–", "110 ± 10"]  # fmt: skip

@@ -164,3 +164,14 @@ def test_result_is_strict_json() -> None:
     assert set(r["bhattacharyya"]) == {"O", "O_null", "ci_low", "ci_high", "acc_lower", "acc_upper"}
     for key in ("auc", "balanced_accuracy", "advantage", "top_n_precision"):
         assert isinstance(r[key], float) and math.isfinite(r[key])
+
+
+def test_at_chance_needs_the_interval_to_hold_half_and_at_most_two_percent_at_one_percent() -> None:
+    from ganguard.metrics.attack_metrics import at_chance
+
+    assert at_chance({"auc_ci": [0.49, 0.55], "tpr_at_1pct_fpr": 0.02})
+    assert at_chance({"auc_ci": [0.50, 0.55], "tpr_at_1pct_fpr": 0.0})  # the boundary holds
+    assert not at_chance({"auc_ci": [0.49, 0.55], "tpr_at_1pct_fpr": 0.021})
+    assert not at_chance({"auc_ci": [0.501, 0.55], "tpr_at_1pct_fpr": 0.0})
+    assert not at_chance({"auc_ci": [0.40, 0.499], "tpr_at_1pct_fpr": 0.0})  # worse than chance
+    assert not at_chance({"auc_ci": [0.49, 0.55], "tpr_at_1pct_fpr": None})  # unresolved

@@ -67,6 +67,19 @@ def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
     return float(tpr[ok].max())  # the ROC always starts at (0, 0), so `ok` is never all False
 
 
+CHANCE_TPR_AT_1PCT_FPR = 0.02  # the benchmarks' bar: an attacker at 1% FPR finds at most 2%
+
+
+def at_chance(metrics: dict[str, Any]) -> bool:
+    """Whether an attack's figures (`auc_ci`, `tpr_at_1pct_fpr`, as `attack_metrics` gives them)
+    put it at chance, as the benchmarks count it: its AUC interval holds 0.5 and it finds at most
+    2% of the members at 1% FPR. A TPR that too few non-members leave unresolved (None) counts
+    against it."""
+    lo, hi = metrics["auc_ci"]
+    tpr = metrics.get("tpr_at_1pct_fpr")
+    return lo <= 0.5 <= hi and tpr is not None and tpr <= CHANCE_TPR_AT_1PCT_FPR
+
+
 def _halves(members: np.ndarray, nonmembers: np.ndarray, rng: np.random.Generator) -> tuple:
     """((members, non-members) of a random half, (those of the other half)): a threshold is
     chosen on the first and measured on the second. None with fewer than 2 of either."""
