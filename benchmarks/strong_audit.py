@@ -191,7 +191,7 @@ def summary(figures: dict[str, Any]) -> str:
             "train s"]  # fmt: skip
     rows = []
     for s in figures["settings"]:
-        best = max(s["rows"], key=lambda r: r["auc"])
+        best = best_row(s)
         lo, hi = best["auc_ci"]
         blind = [r for r in s["rows"] if samples_only(r["attack"])]
         outside = max(blind, key=lambda r: r["auc"]) if blind else None
