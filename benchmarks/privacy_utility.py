@@ -41,7 +41,7 @@ from ganguard.errors import GanguardError
 from ganguard.sweep import Sweep, SweepSettings, aggregate, collect, expand, run_sweep
 from ganguard.sweep.pipeline import weights
 from ganguard.sweep.tables import results_markdown, rows_csv
-from ganguard.tables import markdown, number
+from ganguard.tables import markdown, number, plus_minus
 
 HERE = Path(__file__).resolve().parent
 SPEC_FILE = HERE / "privacy_utility.yaml"
@@ -250,7 +250,8 @@ def _mean_std(values: list[float]) -> tuple[float, float] | None:
 
 
 def _pm(v: tuple[float, float] | None, digits: int = 3) -> str:
-    return "–" if v is None else f"{number(v[0], digits)} ± {number(v[1], digits)}"
+    """A (mean, std) pair of `_mean_std` as the one mean ± sd formatter writes it."""
+    return "–" if v is None else plus_minus(*v, digits)
 
 
 def frontier_png(results: list[dict[str, Any]], fam: dict[str, str], title: str) -> bytes:
