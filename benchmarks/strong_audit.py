@@ -318,7 +318,10 @@ def main() -> None:
     parser.add_argument("--stage", choices=sorted(STAGES), required=True)
     parser.add_argument("--steps", type=int,
                         help="training steps (default: leak and methods 4000, dp 2000)")
-    parser.add_argument("--shadows", type=int, default=16, help="online shadow models (leak)")
+    parser.add_argument("--shadows", type=int, default=16,
+                        help="online shadow models (leak; methods with --with-shadows)")
+    parser.add_argument("--with-shadows", action="store_true",
+                        help="methods: audit with every attack, the shadow attacks included")
     parser.add_argument("--workers", type=int, default=2, help="shadows trained at a time")
     parser.add_argument("--canaries", type=int, default=100, help="canaries of the dp stage")
     parser.add_argument("--only", help="comma-separated settings of the stage (default: all)")
@@ -360,6 +363,10 @@ def main() -> None:
                 attacks = "all"
                 options = {"shadows": {"count": args.shadows, "workers": args.workers}}
                 command += f" --shadows {args.shadows} --workers {args.workers}"
+            elif args.stage == "methods" and args.with_shadows:
+                attacks, utility = "all", True
+                options = {"shadows": {"count": args.shadows, "workers": args.workers}}
+                command += f" --with-shadows --shadows {args.shadows} --workers {args.workers}"
             elif args.stage == "methods":
                 attacks, options, utility = METHODS_ATTACKS, {}, True
             else:
@@ -370,7 +377,8 @@ def main() -> None:
             print(f"{name} seed {seed}: {' '.join(overrides)}", flush=True)
             run_name = name if seed == 0 else f"{name}_seed{seed}"
             measured = run_setting(run_name, overrides, work, attacks, options, utility)
-            measured.update(setting=name, command=command, machine=describe_machine())
+            measured.update(setting=name, command=command, machine=describe_machine(),
+                            attacks=attacks)
             key = (name, seed)
             before = next((s for s in done if identity(s) == key), None)
             sh, old = measured["shadows"], (before or {}).get("shadows")
