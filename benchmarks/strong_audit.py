@@ -68,8 +68,12 @@ STAGES: dict[str, dict[str, list[str]]] = {
         "pargan": ["method={name: pargan}"],
     },
 }  # fmt: skip
-# the methods stage's attacks: the default five and the strong ones without shadow models
-METHODS_ATTACKS = "default,dcr_ratio,gen_lra,ganleaks_fbb_cal"
+# the methods stage's attacks: the default five and the strong ones without shadow models; every
+# run has them, so the tables over seeds and methods compare runs on these (`--with-shadows`
+# runs every attack on top, reported beside them)
+COMPARABLE = ("logan_wb", "logan_bb", "ganleaks_fbb", "montecarlo", "domias", "dcr_ratio",
+              "gen_lra", "ganleaks_fbb_cal")  # fmt: skip
+METHODS_ATTACKS = ",".join(COMPARABLE)
 
 
 def run_setting(name: str, overrides: list[str], work: Path, attacks: str,
@@ -143,6 +147,8 @@ def markdown(figures: dict[str, Any]) -> str:
         lines += ["Each setting over its seeds (mean ± sd; at chance: the best attack's interval "
                   "holds 0.5 and its TPR@1%FPR ≤ 2%):", "", over_seeds(figures), "",
                   matched(figures), "",
+                  "The runs audited with every attack, shadow models included (`--with-shadows`), "
+                  "against the attacks every run has:", "", with_shadows(figures) or "none yet", "",
                   "Each run's best attack (highest AUC) and its figures; every attack below.", "",
                   summary(figures), ""]  # fmt: skip
     lines += [table(head, rows), ""]
@@ -211,9 +217,49 @@ def summary(figures: dict[str, Any]) -> str:
 QUALITY_FACTOR = 1.25  # SPEC §9: matched quality is an FID no worse than 1.25 × the best GAN's
 
 
-def best_row(setting: dict[str, Any]) -> dict[str, Any]:
-    """The run's best attack: the highest AUC."""
-    return max(setting["rows"], key=lambda r: r["auc"])
+def best_row(setting: dict[str, Any], among: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The run's best attack: the highest AUC (of the attacks `among`; None: of all it ran)."""
+    rows = [r for r in setting["rows"] if among is None or r["attack"] in among]
+    return max(rows, key=lambda r: r["auc"])
+
+
+def shadow_attack(attack: str) -> bool:
+    """Whether the attack needs shadow models of the run's recipe."""
+    from ganguard.attacks import attack_class
+    from ganguard.attacks.base import SHADOWS
+
+    return SHADOWS in attack_class(attack).needs
+
+
+def with_shadows(figures: dict[str, Any]) -> str:
+    """The runs audited with every attack (`--with-shadows`): the best of them all beside the best
+    of the attacks every run has (COMPARABLE) and the best shadow attack, each with its
+    interval, TPR@1%FPR and whether it is at chance."""
+    from ganguard.metrics.attack_metrics import at_chance
+    from ganguard.tables import markdown as table
+    from ganguard.tables import number
+
+    def cell(r: dict[str, Any]) -> str:
+        lo, hi = r["auc_ci"]
+        return (f"`{r['attack']}` {number(r['auc'])} [{number(lo)}, {number(hi)}], "
+                f"TPR {number(r['tpr_at_1pct_fpr'])}")
+
+    rows = []
+    for s in figures["settings"]:
+        shadowed = [r for r in s["rows"] if shadow_attack(r["attack"])]
+        if not shadowed:
+            continue
+        every, common = best_row(s), best_row(s, COMPARABLE)
+        best_shadow = max(shadowed, key=lambda r: r["auc"])
+        rows.append([s["setting"], str(s.get("seed", 0)), cell(common),
+                     "yes" if at_chance(common) else "no", cell(best_shadow), cell(every),
+                     "yes" if at_chance(every) else "no",
+                     f"{s['shadows']['count']} {s['shadows']['mode']}"])  # fmt: skip
+    if not rows:
+        return ""
+    head = ["setting", "seed", "best of the attacks every run has", "at chance",
+            "best shadow attack", "best of every attack", "at chance", "shadows"]
+    return table(head, rows)
 
 
 def by_setting(figures: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -227,7 +273,8 @@ def by_setting(figures: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 def over_seeds(figures: dict[str, Any]) -> str:
     """One line per setting: the attack that was best in most seeds (how often), the best
     attack's AUC per seed and mean ± sd, how many seeds are at chance, the TPRs, the largest
-    ε lower bound, the best samples-only attack, FID and recall, DP's ε, training time."""
+    ε lower bound, the best samples-only attack, FID and recall, DP's ε, training time; of the
+    attacks every run has (COMPARABLE), so that seeds and settings compare."""
     from collections import Counter
 
     from ganguard.metrics.attack_metrics import at_chance
@@ -239,12 +286,13 @@ def over_seeds(figures: dict[str, Any]) -> str:
             "ε (DP)", "train s"]  # fmt: skip
     rows = []
     for name, runs in by_setting(figures).items():
-        best = [best_row(s) for s in runs]
+        best = [best_row(s, COMPARABLE) for s in runs]
         names = Counter(r["attack"] for r in best).most_common()
-        blind = [max((r["auc"] for r in s["rows"] if samples_only(r["attack"])), default=None)
-                 for s in runs]  # fmt: skip
-        bounds = [max((r["eps_lb"] for r in s["rows"] if r["eps_lb"] is not None), default=None)
-                  for s in runs]  # fmt: skip
+        common = [[r for r in s["rows"] if r["attack"] in COMPARABLE] for s in runs]
+        blind = [max((r["auc"] for r in rs if samples_only(r["attack"])), default=None)
+                 for rs in common]  # fmt: skip
+        bounds = [max((r["eps_lb"] for r in rs if r["eps_lb"] is not None), default=None)
+                  for rs in common]  # fmt: skip
         u = [s.get("utility") or {} for s in runs]
         eps = [(s.get("accountant") or {}).get("epsilon") for s in runs]
         rows.append([name, "/".join(str(s.get("seed", 0)) for s in runs),
@@ -275,10 +323,10 @@ def matched(figures: dict[str, Any]) -> str:
     rows = []
     for name, runs in groups.items():
         fids = [(s.get("utility") or {}).get("fid") for s in runs]
-        quality = [best_row(s)["auc"] for s, f in zip(runs, fids, strict=True)
+        quality = [best_row(s, COMPARABLE)["auc"] for s, f in zip(runs, fids, strict=True)
                    if bar is not None and f is not None and f <= bar]  # fmt: skip
         privacy = [f for s, f in zip(runs, fids, strict=True)
-                   if f is not None and at_chance(best_row(s))]  # fmt: skip
+                   if f is not None and at_chance(best_row(s, COMPARABLE))]  # fmt: skip
         rows.append([name, f"{mean_sd(quality)} ({len(quality)} of {len(runs)})",
                      f"{mean_sd(privacy, 1)} ({len(privacy)} of {len(runs)})"])  # fmt: skip
     lead = (f"Matched quality: FID ≤ {number(bar, 1)} (1.25 × the GAN's best, "
@@ -293,7 +341,7 @@ def methods_points(settings: list[dict[str, Any]]) -> list[Any]:
     from ganguard.report.curves import TradeoffPoint
 
     return [TradeoffPoint(s["setting"], f"mnist-5k, n = {s['members']}, the demo's MLP",
-                          s["utility"]["fid"], best_row(s)["auc"])
+                          s["utility"]["fid"], best_row(s, COMPARABLE)["auc"])
             for s in settings if (s.get("utility") or {}).get("fid") is not None]  # fmt: skip
 
 

@@ -127,3 +127,41 @@ def test_the_tables_of_the_methods_stage_are_the_md_and_a_plot_of_the_runs_with_
     assert text.index("Each setting over its seeds") < text.index("Matched quality")
     assert (tmp_path / "strong_audit_methods.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.setting for p in bench.methods_points(runs)] == ["gan"]  # dpgan: no FID
+
+
+def shadowed(run_: dict, auc: float, tpr: float) -> dict:
+    """`run_` audited with every attack: a shadow attack (lira_fbb) at `auc` on top."""
+    extra = {**run_["rows"][0], "attack": "lira_fbb", "auc": auc,
+             "auc_ci": [auc - 0.05, auc + 0.05], "tpr_at_1pct_fpr": tpr, "eps_lb": 1.5}
+    return {**run_, "rows": [*run_["rows"], extra], "attacks": "all",
+            "shadows": {"count": 16, "mode": "online", "steps": 4000, "reused": False,
+                        "seconds": 900.0}}  # fmt: skip
+
+
+def test_tables_over_seeds_compare_the_attacks_every_run_has(bench) -> None:  # noqa: ANN001
+    import ganguard.attacks as attacks
+
+    assert bench.COMPARABLE[:5] == attacks.DEFAULT_ATTACKS
+    assert not any(bench.shadow_attack(a) for a in bench.COMPARABLE)
+    plain = [run("megan", 0, 0.54, (0.49, 0.59), 0.01, 70.0),
+             run("megan", 1, 0.56, (0.51, 0.61), 0.01, 80.0)]
+    with_lira = [shadowed(plain[0], 0.70, 0.2), plain[1]]  # seed 0's shadows find members
+    for text in (bench.over_seeds, bench.matched):
+        assert text({"stage": "methods", "settings": with_lira}) == \
+            text({"stage": "methods", "settings": plain})  # fmt: skip
+    assert [p.auc for p in bench.methods_points(with_lira)] == [0.54, 0.56]
+
+
+def test_the_shadow_table_sets_the_best_of_every_attack_beside_the_comparable_best(bench) -> None:  # noqa: ANN001
+    figures = {"stage": "methods", "settings": [
+        shadowed(run("megan", 0, 0.54, (0.49, 0.59), 0.01, 70.0), 0.70, 0.2),
+        run("megan", 1, 0.56, (0.51, 0.61), 0.01, 80.0),  # no shadows: not in the table
+    ]}  # fmt: skip
+    text = bench.with_shadows(figures)
+    assert len([line for line in text.splitlines() if line.startswith("| megan")]) == 1
+    assert cells(text, "megan") == [
+        "megan", "0", "`logan_wb` 0.540 [0.490, 0.590], TPR 0.010", "yes",
+        "`lira_fbb` 0.700 [0.650, 0.750], TPR 0.200", "`lira_fbb` 0.700 [0.650, 0.750], TPR 0.200",
+        "no", "16 online"]  # fmt: skip
+    assert bench.with_shadows({"stage": "methods", "settings": figures["settings"][1:]}) == ""
+    assert "none yet" not in bench.markdown(figures)
