@@ -30,6 +30,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from audit_rows import best_row, with_shadows
+
 ROOT = Path(__file__).parents[1]
 COMMON = ["data.n_members=200", "data.n_holdout=200", "data.n_reference=3000",
           "train.progress=false", "train.log_every=1000", "train.checkpoint_every=1000"]
@@ -148,7 +150,8 @@ def markdown(figures: dict[str, Any]) -> str:
                   "holds 0.5 and its TPR@1%FPR ≤ 2%):", "", over_seeds(figures), "",
                   matched(figures), "",
                   "The runs audited with every attack, shadow models included (`--with-shadows`), "
-                  "against the attacks every run has:", "", with_shadows(figures) or "none yet", "",
+                  "against the attacks every run has:", "",
+                  with_shadows(figures, COMPARABLE) or "none yet", "",
                   "Each run's best attack (highest AUC) and its figures; every attack below.", "",
                   summary(figures), ""]  # fmt: skip
     lines += [table(head, rows), ""]
@@ -215,51 +218,6 @@ def summary(figures: dict[str, Any]) -> str:
 
 
 QUALITY_FACTOR = 1.25  # SPEC §9: matched quality is an FID no worse than 1.25 × the best GAN's
-
-
-def best_row(setting: dict[str, Any], among: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """The run's best attack: the highest AUC (of the attacks `among`; None: of all it ran)."""
-    rows = [r for r in setting["rows"] if among is None or r["attack"] in among]
-    return max(rows, key=lambda r: r["auc"])
-
-
-def shadow_attack(attack: str) -> bool:
-    """Whether the attack needs shadow models of the run's recipe."""
-    from ganguard.attacks import attack_class
-    from ganguard.attacks.base import SHADOWS
-
-    return SHADOWS in attack_class(attack).needs
-
-
-def with_shadows(figures: dict[str, Any]) -> str:
-    """The runs audited with every attack (`--with-shadows`): the best of them all beside the best
-    of the attacks every run has (COMPARABLE) and the best shadow attack, each with its
-    interval, TPR@1%FPR and whether it is at chance."""
-    from ganguard.metrics.attack_metrics import at_chance
-    from ganguard.tables import markdown as table
-    from ganguard.tables import number
-
-    def cell(r: dict[str, Any]) -> str:
-        lo, hi = r["auc_ci"]
-        return (f"`{r['attack']}` {number(r['auc'])} [{number(lo)}, {number(hi)}], "
-                f"TPR {number(r['tpr_at_1pct_fpr'])}")
-
-    rows = []
-    for s in figures["settings"]:
-        shadowed = [r for r in s["rows"] if shadow_attack(r["attack"])]
-        if not shadowed:
-            continue
-        every, common = best_row(s), best_row(s, COMPARABLE)
-        best_shadow = max(shadowed, key=lambda r: r["auc"])
-        rows.append([s["setting"], str(s.get("seed", 0)), cell(common),
-                     "yes" if at_chance(common) else "no", cell(best_shadow), cell(every),
-                     "yes" if at_chance(every) else "no",
-                     f"{s['shadows']['count']} {s['shadows']['mode']}"])  # fmt: skip
-    if not rows:
-        return ""
-    head = ["setting", "seed", "best of the attacks every run has", "at chance",
-            "best shadow attack", "best of every attack", "at chance", "shadows"]
-    return table(head, rows)
 
 
 def by_setting(figures: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

@@ -7,6 +7,7 @@ import copy
 import importlib.util
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -165,6 +166,8 @@ def bench(request: pytest.FixtureRequest) -> ModuleType:
     the test module's `BENCHMARK`."""
     name = request.module.BENCHMARK
     path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    if str(path.parent) not in sys.path:  # as when run: the scripts' own helpers beside them
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
