@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from audit_rows import best_row, with_shadows
+
 ROOT = Path(__file__).parents[1]
 BASE = ROOT / "src" / "ganguard" / "configs" / "demo-adult.yaml"
 COMMON = ["train.steps=5000", "train.progress=false", "train.log_every=1000",
@@ -59,7 +61,11 @@ SETTINGS: dict[str, list[str]] = {
     "pargan": ["method={name: pargan}"],
     "ctgan": [],  # trained by the ctgan package on the same members
 }
-ATTACKS = "default,dcr_ratio,gen_lra"
+# the default attacks and the strong ones without shadow models: every run has them, so the
+# tables over seeds compare runs on these (`--with-shadows` runs the shadow attacks on top)
+COMPARABLE = ("logan_wb", "logan_bb", "ganleaks_fbb", "montecarlo", "domias", "dcr_ratio",
+              "gen_lra")  # fmt: skip
+ATTACKS = ",".join(COMPARABLE)
 SAMPLE_ATTACKS = "logan_bb,ganleaks_fbb,montecarlo,domias,dcr_ratio,gen_lra"
 
 
@@ -92,7 +98,10 @@ def config_for(data: str, name: str, seed: int) -> Any:  # noqa: ANN401 - a Conf
     return load_config(BASE, overrides), overrides
 
 
-def run_ganguard(data: str, name: str, seed: int, work: Path) -> dict[str, Any]:
+def run_ganguard(data: str, name: str, seed: int, work: Path,
+                 shadows: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Train (or reuse) the run, audit it (with `shadows`, a ShadowSettings dict: every attack,
+    the shadow attacks included) and evaluate it."""
     from ganguard.audit import audit
     from ganguard.evaluate import evaluate
     from ganguard.train import train
@@ -103,11 +112,13 @@ def run_ganguard(data: str, name: str, seed: int, work: Path) -> dict[str, Any]:
         train(config, run_dir, resume=(run_dir / "config.yaml").exists(), progress=False)
         (run_dir / "done").write_text("")
     trained = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])["time"]
-    result = audit(run_dir, attacks=ATTACKS, plots=False)
+    attacks = "default,strong" if shadows else ATTACKS
+    result = audit(run_dir, attacks=attacks, plots=False, shadows=shadows)
     utility = evaluate(run_dir)
     return {"train_s": trained, "overrides": overrides, "rows": rows_of(result),
             "accountant": result.accountant, "utility": utility.table,
-            "n_members": config.data.n_members}  # fmt: skip
+            "n_members": config.data.n_members, "attacks": attacks,
+            "shadows": result.shadows}  # fmt: skip
 
 
 def run_ctgan(data: str, seed: int, work: Path) -> dict[str, Any]:
@@ -214,7 +225,7 @@ def markdown(figures: dict[str, Any]) -> str:
             "TSTR AUC", "TRTR AUC", "shapes", "pairs", "detection", "ε (DP)", "train s"]
     rows = []
     for s in figures["settings"]:
-        best = max(s["rows"], key=lambda r: r["auc"])
+        best = best_row(s)
         lo, hi = best["auc_ci"]
         g = (s.get("utility") or {}).get("generated") or {}
         eps = (s.get("accountant") or {}).get("epsilon")
@@ -226,13 +237,17 @@ def markdown(figures: dict[str, Any]) -> str:
                      number(g.get("column_shapes")), number(g.get("pair_trends")),
                      number(g.get("detection_auc")), number(eps, 2) if eps else "–",
                      number(s["train_s"], 0)])  # fmt: skip
-    return f"{lead}\n\n{over_seeds(figures)}\n\n{table(head, rows)}\n"
+    shadowed = with_shadows(figures, COMPARABLE, keys=("data", "setting"))
+    shadowed = ("\n\nThe runs audited with the shadow attacks too (`--with-shadows`), against the "
+                f"attacks every run has:\n\n{shadowed}") if shadowed else ""
+    return f"{lead}\n\n{over_seeds(figures)}{shadowed}\n\n{table(head, rows)}\n"
 
 
 def over_seeds(figures: dict[str, Any]) -> str:
     """One line per data set and setting: the attack that was best in most seeds (how often),
     the best attack's AUC per seed and mean ± sd, the seeds at chance, TPR@1%FPR, and the
-    utility figures, DP's ε and the training time as mean ± sd."""
+    utility figures, DP's ε and the training time as mean ± sd; the attacks of COMPARABLE only,
+    which every run has, so that seeds and settings compare."""
     from collections import Counter
 
     from ganguard.metrics.attack_metrics import at_chance
@@ -248,7 +263,7 @@ def over_seeds(figures: dict[str, Any]) -> str:
     rows = []
     for (data, name), runs in groups.items():
         runs = sorted(runs, key=lambda s: s["seed"])
-        best = [max(s["rows"], key=lambda r: r["auc"]) for s in runs]
+        best = [best_row(s, COMPARABLE) for s in runs]
         named = Counter(r["attack"] for r in best).most_common()
         g = [(s.get("utility") or {}).get("generated") or {} for s in runs]
         eps = [(s.get("accountant") or {}).get("epsilon") for s in runs]
@@ -271,6 +286,10 @@ def main() -> None:
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "ganguard-tabular"))
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--with-shadows", action="store_true",
+                        help="methods: the shadow attacks too (not ctgan: an outside generator)")
+    parser.add_argument("--shadows", type=int, default=16, help="online shadow models")
+    parser.add_argument("--workers", type=int, default=2, help="shadows trained at a time")
     parser.add_argument("--tables", action="store_true",
                         help="methods: only rewrite the .md from the .json (nothing runs)")
     args = parser.parse_args()
@@ -301,12 +320,16 @@ def main() -> None:
         for data, name in wanted:
             print(f"{data}/{name} seed {seed}", flush=True)
             started = time.perf_counter()
+            command = f"python benchmarks/tabular.py --stage methods --only {data}/{name} " \
+                      f"--seeds {seed}"  # fmt: skip
+            shadows = None
+            if args.with_shadows and name != "ctgan":
+                shadows = {"count": args.shadows, "workers": args.workers}
+                command += f" --with-shadows --shadows {args.shadows} --workers {args.workers}"
             measured = run_ctgan(data, seed, work) if name == "ctgan" else \
-                run_ganguard(data, name, seed, work)  # fmt: skip
+                run_ganguard(data, name, seed, work, shadows)  # fmt: skip
             measured.update(data=data, setting=name, seed=seed, machine=describe_machine(),
-                            wall_s=time.perf_counter() - started,
-                            command=f"python benchmarks/tabular.py --stage methods --only "
-                                    f"{data}/{name} --seeds {seed}")  # fmt: skip
+                            wall_s=time.perf_counter() - started, command=command)
             key = (data, name, seed)
             figures["settings"] = [s for s in figures["settings"]
                                    if (s["data"], s["setting"], s["seed"]) != key] + [measured]

@@ -70,3 +70,27 @@ def test_each_row_over_its_seeds_counts_the_seeds_at_chance(bench: ModuleType) -
     assert cells == ["adult", "megan", "0/1/2", "dcr_ratio (3)", "0.510 / 0.570 / 0.520",
                      "0.533 ± 0.032", "1 of 3", "0.017 ± 0.012", "0.820 ± 0.020", "–", "–",
                      "–", "–", "110 ± 10"]  # fmt: skip
+
+
+def test_shadow_attacks_stay_out_of_the_seeds_table_and_get_their_own(bench: ModuleType) -> None:
+    def run(seed: int, shadows: bool) -> dict:
+        rows = [{"attack": "dcr_ratio", "auc": 0.52, "auc_ci": [0.49, 0.55],
+                 "tpr_at_1pct_fpr": 0.01, "eps_lb": None}]  # fmt: skip
+        if shadows:  # the shadows find what the others do not
+            rows.append({"attack": "lira_fbb", "auc": 0.71, "auc_ci": [0.66, 0.76],
+                         "tpr_at_1pct_fpr": 0.12, "eps_lb": 1.1})  # fmt: skip
+        return {"data": "adult-250", "setting": "gan", "seed": seed, "rows": rows,
+                "utility": {"generated": {}}, "accountant": None, "train_s": 70.0,
+                "shadows": {"count": 16, "mode": "online"} if shadows else None}  # fmt: skip
+
+    plain = {"stage": "methods", "settings": [run(0, False), run(1, False)]}
+    mixed = {"stage": "methods", "settings": [run(0, True), run(1, False)]}
+    assert bench.over_seeds(mixed) == bench.over_seeds(plain)
+    text = bench.markdown(mixed)
+    assert "--with-shadows" not in bench.markdown(plain)
+    shadow_line = next(line for line in text.splitlines() if "lira_fbb` 0.710" in line)
+    assert shadow_line.startswith("| adult-250 | gan | 0 | `dcr_ratio` 0.520")
+    assert shadow_line.rstrip().endswith("| no | 16 online |")
+    own = "| adult-250 | gan | 0 | lira_fbb |"
+    per_run = next(line for line in text.splitlines() if line.startswith(own))
+    assert "0.710 [0.660, 0.760]" in per_run  # each run's own line: the best of all it ran
