@@ -2,6 +2,7 @@
 
     python benchmarks/step_cost.py [--steps 160] [--warmup 10] [--config configs/demo.yaml]
                                    [--batches 64,256] [--devices cpu,cuda]
+    python benchmarks/step_cost.py --flops-only   # the arithmetic alone, into the saved JSON
 
 Every method runs on the same networks and batch (the config's, with spectral normalisation off,
 since Opacus cannot train a spectrally normalised discriminator) and on the same mnist-5k split;
@@ -10,7 +11,10 @@ steps after `warmup` steps, at each batch size and on each device (blocks rather
 steps: a term that ran on every k-th step only would be charged in full, not hidden by the
 median).
 Targets: MEGAN ≤ 1.25x, MIMGAN ≤ 1.5x, DP-GAN ≤ 4x at batch 64, PAR-GAN and PrivGAN as their
-extra networks imply. Prints a table and saves it as JSON.
+extra networks imply. Beside the times, each step's arithmetic at the first batch: the
+floating-point operations of its matrix products (forward and backward; torch's
+FlopCounterMode, which counts mm / addmm / bmm / convolutions and nothing elementwise), the same
+on any device and however loaded the machine is. Prints a table and saves it as JSON.
 """
 
 from __future__ import annotations
@@ -50,6 +54,20 @@ def prepared(config, data: TrainingData, warmup: int):  # noqa: ANN001, ANN201
     return method
 
 
+def flops_per_step(methods: dict, steps: int = 16) -> dict[str, float]:
+    """Each method's floating-point operations per step, over `steps` consecutive steps (so that
+    a term run on every k-th step, k dividing `steps`, is counted in full)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    flops = {}
+    for name, method in methods.items():
+        with FlopCounterMode(display=False) as counter:
+            for _ in range(steps):
+                method.step()
+        flops[name] = counter.get_total_flops() / steps
+    return flops
+
+
 def interleaved_medians(methods: dict, steps: int, block: int = 16) -> dict[str, float]:
     """Median over blocks of `block` consecutive steps of the seconds per step, the methods taking
     turns block by block so that drift in the machine's speed (other work, frequency changes) is
@@ -69,14 +87,31 @@ def interleaved_medians(methods: dict, steps: int, block: int = 16) -> dict[str,
 DP_ROWS = ("gan", "dpgan", "dpgan-per-sample")  # measured again at the larger batches
 
 
-def measure(base, data, rows: list[str], device: str, steps: int, warmup: int) -> dict[str, float]:  # noqa: ANN001
+def methods_of(base, data, rows: list[str], device: str, warmup: int) -> dict:  # noqa: ANN001
     methods = {}
     for row in rows:
         name, options = ROWS[row]
         config = config_from_dict({**base.to_dict(), "method": {"name": name, **options},
                                    "device": device})  # fmt: skip
         methods[row] = prepared(config, data, warmup)
-    return interleaved_medians(methods, steps)
+    return methods
+
+
+def measure(base, data, rows: list[str], device: str, steps: int, warmup: int) -> dict[str, float]:  # noqa: ANN001
+    return interleaved_medians(methods_of(base, data, rows, device, warmup), steps)
+
+
+def arithmetic(config: str, batch: int, warmup: int) -> dict:
+    """The `flops` entry of the JSON: every row's operations per step at `batch`, on the CPU."""
+    base = load_config(config, ["model.spectral_norm=false", "train.progress=false",
+                                f"train.batch_size={batch}"])  # fmt: skip
+    data, _ = split_data(base)
+    flops = flops_per_step(methods_of(base, data, list(ROWS), "cpu", warmup))
+    print(f"{'method':<18}{'MFLOP/step':>12}{'x GAN':>8}   (batch {batch}, matrix products)")
+    for name, f in flops.items():
+        print(f"{name:<18}{f / 1e6:>12.1f}{f / flops['gan']:>8.2f}")
+    return {"batch": batch, "per_step": flops,
+            "ratio_to_gan": {k: v / flops["gan"] for k, v in flops.items()}}
 
 
 def main() -> None:
@@ -89,11 +124,23 @@ def main() -> None:
                              "and DP-GAN (DP-SGD gains from larger batches)")  # fmt: skip
     parser.add_argument("--devices", help="comma-separated (default: cpu, and cuda when present)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--flops-only", action="store_true",
+                        help="count the operations only, into the saved JSON's `flops` entry "
+                             "(its timings kept)")  # fmt: skip
     args = parser.parse_args()
+    out = Path(args.out)
+    batches = [int(b) for b in args.batches.split(",")]
+    if args.flops_only:
+        saved = out / "step_cost.json"
+        figures = json.loads(saved.read_text()) if saved.exists() else {}
+        figures["flops"] = arithmetic(args.config, batches[0], args.warmup)
+        out.mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"saved {saved}")
+        return
 
     devices = args.devices.split(",") if args.devices else \
         ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]  # fmt: skip
-    batches = [int(b) for b in args.batches.split(",")]
     figures: dict = {"config": args.config, "steps": args.steps, "warmup": args.warmup,
                      "threads": torch.get_num_threads(), "devices": {},
                      "options": {row: {"name": name, **options}
@@ -119,7 +166,7 @@ def main() -> None:
     first = figures["devices"][devices[0]]["batches"][str(batches[0])]
     figures["seconds_per_step"], figures["ratio_to_gan"] = first["seconds_per_step"], \
         first["ratio_to_gan"]  # the headline: the first device at the first batch  # fmt: skip
-    out = Path(args.out)
+    figures["flops"] = arithmetic(args.config, batches[0], args.warmup)
     out.mkdir(parents=True, exist_ok=True)
     (out / "step_cost.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(f"saved {out / 'step_cost.json'}")
