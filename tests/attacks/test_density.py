@@ -95,3 +95,19 @@ def test_domias_needs_samples_and_reference() -> None:
         DOMIAS().fit(ThreatModel(reference=reference))
     with pytest.raises(GanguardError):  # records of another size
         DOMIAS().fit(ThreatModel(samples=generated, reference=np.zeros((5, 1, 1, 3), np.float32)))
+
+
+def test_the_pca_is_exact_whatever_the_shape_and_seed() -> None:
+    """fit_pca spans the leading eigenvectors of the covariance (up to sign) with either solver,
+    where scikit-learn's `auto` would take a randomized one for 3 000 records of 784 values."""
+    from ganguard.attacks.base import fit_pca
+
+    rng = np.random.default_rng(0)
+    scales = np.linspace(3.0, 0.5, 784)  # distinct variances, so the components are unique
+    for n in (3000, 300):  # records outnumber values (covariance), and not (full SVD)
+        x = (rng.normal(size=(n, 784)) * scales).astype(np.float32)
+        pca = fit_pca(x, 40)
+        centred = x.astype(np.float64) - x.mean(0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        cosines = np.abs(np.sum(pca.components_ * vt[:40], axis=1))
+        np.testing.assert_allclose(cosines, 1.0, atol=1e-6)

@@ -11,7 +11,7 @@ from scipy import linalg
 
 from ganguard.errors import GanguardError
 from ganguard.metrics import inception as U
-from ganguard.metrics.fid import fid, frechet_distance
+from ganguard.metrics.fid import fid, frechet_distance, trace_sqrt_product
 from ganguard.metrics.kid import kid
 from ganguard.metrics.prdc import prdc
 from ganguard.metrics.utility import utility
@@ -152,3 +152,23 @@ def test_inception_fid_with_the_real_fid_helper_weights():
     # bright blobs and dark noise are far apart in Inception space; two dark sets are close
     gap = lambda u, v: np.linalg.norm(u.mean(0) - v.mean(0))  # noqa: E731
     assert gap(dark_a, bright) > 2 * gap(dark_a, dark_b) > 0
+
+
+def test_fid_of_singular_covariances_is_exact_and_rotation_invariant():
+    """With fewer records than features the covariances are singular: FID is still the closed
+    form (no ridge), 0 for one set against itself, and unchanged by rotating the feature space."""
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(30, 50)), rng.normal(size=(30, 50)) + 0.2
+    q, _ = np.linalg.qr(rng.normal(size=(50, 50)))
+    assert fid(a, a) == pytest.approx(0.0, abs=1e-9)
+    assert fid(a @ q, b @ q) == pytest.approx(fid(a, b), rel=1e-9)
+    mu1, s1 = a.mean(0), np.cov(a, rowvar=False)
+    mu2, s2 = b.mean(0), np.cov(b, rowvar=False)
+    w, v = np.linalg.eigh(s1)
+    r = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    lam = np.linalg.eigvals(s1 @ s2)  # the eigenvalues of Σ1Σ2 itself: the same trace
+    assert trace_sqrt_product(s1, s2) == pytest.approx(np.sqrt(np.clip(lam.real, 0, None)).sum(),
+                                                       rel=1e-6)  # fmt: skip
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(
+        float(np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2)
+              - 2 * np.sqrt(np.clip(np.linalg.eigvalsh(r @ s2 @ r), 0, None)).sum()), rel=1e-8)

@@ -205,6 +205,19 @@ def as_records(x: Any, what: str, dim: int | None = None) -> np.ndarray:
     return arr
 
 
+def fit_pca(x: np.ndarray, n_components: int) -> PCA:
+    """A PCA of the records `x` (n, d) by an exact solver, so that the projection, and every
+    attack that reads it, depends neither on a random start nor on scikit-learn's version (its
+    `auto` solver is randomized for some shapes and has changed between versions): the
+    eigenvectors of the covariance where records outnumber their d ≤ 2 000 values (fast), the
+    full SVD otherwise; in float64. The two agree up to each component's sign, which no
+    distance or kernel density reads."""
+    x = np.asarray(x, dtype=np.float64)
+    n, d = x.shape
+    solver = "covariance_eigh" if n >= d and d <= 2000 else "full"
+    return PCA(n_components=n_components, svd_solver=solver).fit(x)
+
+
 def pca_project(pca: PCA, x: np.ndarray, rows: int = 4096) -> np.ndarray:
     """`pca.transform(x)` in float64 (n, k), in blocks of `rows` records.
 

@@ -11,7 +11,6 @@ from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 from pydantic import AfterValidator, Field
-from sklearn.decomposition import PCA
 from sklearn.neighbors import KernelDensity
 
 from ganguard.attacks.base import (
@@ -21,6 +20,7 @@ from ganguard.attacks.base import (
     AttackSettings,
     ThreatModel,
     as_records,
+    fit_pca,
     pca_project,
 )
 from ganguard.errors import GanguardError
@@ -83,13 +83,13 @@ class DOMIASSettings(AttackSettings):
 class DOMIAS(Attack):
     """DOMIAS: ln p_G(v) - ln p_R(v), Gaussian KDEs in a PCA space fitted on R.
 
-    The PCA (`n_components`, seeded) is fitted on the reference records R. Each KDE, of the
-    generated samples and of R, is a Gaussian KDE as scipy.stats.gaussian_kde defines it: kernel
-    covariance = bandwidth^2 x the covariance of the data it is fitted on, with Scott's rule
-    bandwidth = n^(-1/(d+4)) per fit (`bandwidth="scott"`), or a number for both. At most
-    `max_fit` generated samples and `max_fit` reference records, drawn with the threat model's
-    seed, fit the KDEs. Fitting records `bandwidth_samples`, `bandwidth_reference` and
-    `n_components_used`.
+    The PCA (`n_components`, an exact solver: `fit_pca`) is fitted on the reference records R.
+    Each KDE, of the generated samples and of R, is a Gaussian KDE as scipy.stats.gaussian_kde
+    defines it: kernel covariance = bandwidth^2 x the covariance of the data it is fitted on,
+    with Scott's rule bandwidth = n^(-1/(d+4)) per fit (`bandwidth="scott"`), or a number for
+    both. At most `max_fit` generated samples and `max_fit` reference records, drawn with the
+    threat model's seed, fit the KDEs. Fitting records `bandwidth_samples`,
+    `bandwidth_reference` and `n_components_used`.
     """
 
     name: ClassVar[str] = "domias"
@@ -115,7 +115,7 @@ class DOMIAS(Attack):
             raise GanguardError(f"attack {self.name}: needs at least 2 reference records")
         # Centred data of n records has rank <= n - 1: keep only components with variance.
         n_comp = min(self.settings["n_components"], r.shape[0] - 1, r.shape[1])
-        self._pca = PCA(n_components=n_comp, random_state=threat.seed).fit(r)
+        self._pca = fit_pca(r, n_comp)
         rng = np.random.default_rng(threat.seed)
         cap = self.settings["max_fit"]
 

@@ -17,7 +17,6 @@ from typing import ClassVar, Literal
 import numpy as np
 import torch
 from pydantic import Field, field_validator
-from sklearn.decomposition import PCA
 
 from ganguard.attacks.base import (
     SAMPLES,
@@ -25,6 +24,7 @@ from ganguard.attacks.base import (
     AttackSettings,
     ThreatModel,
     as_records,
+    fit_pca,
     pca_project,
 )
 from ganguard.distances import count_within, nearest, row_norms
@@ -92,7 +92,7 @@ class MonteCarloSettings(AttackSettings):
 
 class MonteCarlo(Attack):
     """Monte Carlo attack (Hilprecht et al. 2019): the share of generated samples within a radius
-    ε of v, in a PCA space fitted on the samples (`n_components`, seeded by the threat model).
+    ε of v, in a PCA space fitted on the samples (`n_components`, an exact solver).
 
     The radius follows the paper: a percentile (`percentile`, default the median) of the
     distances from records to their nearest generated sample, the records being the candidates
@@ -117,7 +117,7 @@ class MonteCarlo(Attack):
         if x.shape[0] < 2:
             raise GanguardError(f"attack {self.name}: needs at least 2 generated samples")
         n_comp = min(self.settings["n_components"], x.shape[0], x.shape[1])
-        self._pca = PCA(n_components=n_comp, random_state=threat.seed).fit(x)
+        self._pca = fit_pca(x, n_comp)
         self._z = torch.from_numpy(pca_project(self._pca, x))
         self._reference = None
         if self.settings["epsilon"] == "percentile" and self.settings["radius_from"] == "reference":

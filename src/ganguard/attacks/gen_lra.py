@@ -24,7 +24,6 @@ from typing import ClassVar
 import numpy as np
 import torch
 from pydantic import Field
-from sklearn.decomposition import PCA
 
 from ganguard.attacks.base import (
     REFERENCE,
@@ -33,6 +32,7 @@ from ganguard.attacks.base import (
     AttackSettings,
     ThreatModel,
     as_records,
+    fit_pca,
     pca_project,
 )
 from ganguard.attacks.density import Bandwidth, GaussianKDE, scott_factor
@@ -66,7 +66,7 @@ class GenLRA(Attack):
         if len(r) < 2:
             raise GanguardError(f"attack {self.name}: needs at least 2 reference records")
         n_comp = min(self.settings["n_components"], len(r) - 1, r.shape[1])
-        self._pca = PCA(n_components=n_comp, random_state=threat.seed).fit(r)
+        self._pca = fit_pca(r, n_comp)
         rng = np.random.default_rng(threat.seed)
         cap = self.settings["max_fit"]
         if len(r) > cap:

@@ -3,44 +3,34 @@ on the feature network's features."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from scipy import linalg
 
 from ganguard.metrics.utility import Comparison, Figures, check_features, register
 
 
 def frechet_distance(
-    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray
 ) -> float:
-    """‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^{1/2}); (Σ1 Σ2)^{1/2} has the same trace as
-    (Σ1^{1/2} Σ2 Σ1^{1/2})^{1/2}."""
+    """‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^{1/2})."""
     mu1, mu2 = (np.atleast_1d(np.asarray(m, dtype=np.float64)) for m in (mu1, mu2))
     sigma1, sigma2 = (np.atleast_2d(np.asarray(s, dtype=np.float64)) for s in (sigma1, sigma2))
-    covmean = _sqrtm(sigma1 @ sigma2)
-    if covmean is None:
-        # a singular product (e.g. fewer records than dimensions): a small ridge makes it regular
-        offset = np.eye(len(sigma1)) * eps
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", linalg.LinAlgWarning)
-            covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
-    # rounding gives the square root of a PSD product tiny imaginary parts: drop them
-    covmean = np.real(covmean)
     diff = mu1 - mu2
-    fd = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+    cross = trace_sqrt_product(sigma1, sigma2)
+    fd = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * cross)
     return max(fd, 0.0)  # negative only by rounding when the two Gaussians coincide
 
 
-def _sqrtm(m: np.ndarray) -> np.ndarray | None:
-    """scipy's matrix square root, or None where scipy finds `m` singular or fails."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", linalg.LinAlgWarning)
-        try:
-            root = linalg.sqrtm(m)
-        except (linalg.LinAlgWarning, linalg.LinAlgError):
-            return None
-    return root if np.isfinite(root).all() else None
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """Tr((Σ1 Σ2)^{1/2}) for covariances Σ1, Σ2: Σ1 Σ2 has the eigenvalues of the symmetric
+    positive semi-definite Σ1^{1/2} Σ2 Σ1^{1/2}, so the trace is the sum of their square roots,
+    from two symmetric eigendecompositions. Exact also for singular covariances (fewer records
+    than features), where a general matrix square root (scipy's `sqrtm`, which FID code often
+    uses with a ridge) is ill-conditioned and its result has changed between scipy versions."""
+    w, v = np.linalg.eigh(sigma1)
+    root = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    inner = root @ sigma2 @ root
+    lam = np.linalg.eigvalsh((inner + inner.T) / 2)  # symmetric up to rounding
+    return float(np.sqrt(np.clip(lam, 0.0, None)).sum())  # negatives are rounding of zeros
 
 
 def gaussian_stats(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
