@@ -97,17 +97,21 @@ def test_domias_needs_samples_and_reference() -> None:
         DOMIAS().fit(ThreatModel(samples=generated, reference=np.zeros((5, 1, 1, 3), np.float32)))
 
 
-def test_the_pca_is_exact_whatever_the_shape_and_seed() -> None:
-    """fit_pca spans the leading eigenvectors of the covariance (up to sign) with either solver,
-    where scikit-learn's `auto` would take a randomized one for 3 000 records of 784 values."""
-    from ganguard.attacks.base import fit_pca
+def test_the_pca_is_exact_up_to_its_size_and_seeded_beyond() -> None:
+    """fit_pca spans the leading eigenvectors of the covariance (up to sign), with more records
+    than values or fewer, where scikit-learn's `auto` would take a randomized solver for 3 000
+    records of 784 values; past EXACT_PCA_MAX_VALUES it is seeded: one seed, one projection."""
+    from ganguard.attacks.base import EXACT_PCA_MAX_VALUES, fit_pca
 
     rng = np.random.default_rng(0)
-    scales = np.linspace(3.0, 0.5, 784)  # distinct variances, so the components are unique
-    for n in (3000, 300):  # records outnumber values (covariance), and not (full SVD)
+    scales = np.linspace(3.0, 0.5, 784)  # close variances: a randomized solver misses them
+    for n in (3000, 300):
         x = (rng.normal(size=(n, 784)) * scales).astype(np.float32)
-        pca = fit_pca(x, 40)
+        pca = fit_pca(x, 40, seed=0)
         centred = x.astype(np.float64) - x.mean(0)
         _, _, vt = np.linalg.svd(centred, full_matrices=False)
         cosines = np.abs(np.sum(pca.components_ * vt[:40], axis=1))
         np.testing.assert_allclose(cosines, 1.0, atol=1e-6)
+    wide = rng.normal(size=(50, EXACT_PCA_MAX_VALUES + 1))
+    a, b, c = (fit_pca(wide, 5, seed=s).components_ for s in (1, 1, 2))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)

@@ -115,7 +115,7 @@ class DOMIAS(Attack):
             raise GanguardError(f"attack {self.name}: needs at least 2 reference records")
         # Centred data of n records has rank <= n - 1: keep only components with variance.
         n_comp = min(self.settings["n_components"], r.shape[0] - 1, r.shape[1])
-        self._pca = fit_pca(r, n_comp)
+        self._pca = fit_pca(r, n_comp, threat.seed)
         rng = np.random.default_rng(threat.seed)
         cap = self.settings["max_fit"]
 

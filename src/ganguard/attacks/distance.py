@@ -117,7 +117,7 @@ class MonteCarlo(Attack):
         if x.shape[0] < 2:
             raise GanguardError(f"attack {self.name}: needs at least 2 generated samples")
         n_comp = min(self.settings["n_components"], x.shape[0], x.shape[1])
-        self._pca = fit_pca(x, n_comp)
+        self._pca = fit_pca(x, n_comp, threat.seed)
         self._z = torch.from_numpy(pca_project(self._pca, x))
         self._reference = None
         if self.settings["epsilon"] == "percentile" and self.settings["radius_from"] == "reference":

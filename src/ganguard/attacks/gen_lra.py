@@ -66,7 +66,7 @@ class GenLRA(Attack):
         if len(r) < 2:
             raise GanguardError(f"attack {self.name}: needs at least 2 reference records")
         n_comp = min(self.settings["n_components"], len(r) - 1, r.shape[1])
-        self._pca = fit_pca(r, n_comp)
+        self._pca = fit_pca(r, n_comp, threat.seed)
         rng = np.random.default_rng(threat.seed)
         cap = self.settings["max_fit"]
         if len(r) > cap:
