@@ -16,6 +16,7 @@ trained on R with the run's recipe) and evaluated (FID, recall).
     python benchmarks/strong_audit.py --stage leak
     python benchmarks/strong_audit.py --stage dp
     python benchmarks/strong_audit.py --stage methods --seeds 0,1,2
+    python benchmarks/strong_audit.py --stage methods --only megan-public --with-shadows  # + LiRA
     python benchmarks/strong_audit.py --stage methods --tables   # the .md from the .json alone
 
 Runs are kept in --work (a run already trained, or a shadow set already made, is reused), the

@@ -15,6 +15,7 @@ column shapes, pair trends, detection AUC).
 
     python benchmarks/tabular.py --stage speed
     python benchmarks/tabular.py --stage methods --seeds 0 [--only adult/gan,adult/megan]
+    python benchmarks/tabular.py --stage methods --only adult-250/gan --with-shadows   # + LiRA
     python benchmarks/tabular.py --stage methods --tables   # the .md from the .json alone
 
 Runs are kept in --work (a finished run is reused); figures go to
