@@ -37,8 +37,8 @@ class GaussianKDE:
 
     The log density is the exact log-sum-exp over every kernel. scikit-learn's KernelDensity,
     used here before, prunes its tree by bounds that are wrong in many dimensions (its issues
-    #7492 and #27186): in DOMIAS's 40 whitened dimensions it was up to 25 nats off the exact
-    value, and off by different amounts with the BLAS thread count.
+    #7492 and #27186): in 40 whitened dimensions it was up to 28 nats off the exact value
+    (tests/attacks/test_density.py), and off by different amounts with the BLAS thread count.
     """
 
     def __init__(self, z: np.ndarray, factor: float):
@@ -102,7 +102,8 @@ class DOMIASSettings(AttackSettings):
 class DOMIAS(Attack):
     """DOMIAS: ln p_G(v) - ln p_R(v), Gaussian KDEs in a PCA space fitted on R.
 
-    The PCA (`n_components`, an exact solver: `fit_pca`) is fitted on the reference records R.
+    The PCA (`n_components`, by `fit_pca`: exact up to 2 000 values a record) is fitted on the
+    reference records R.
     Each KDE, of the generated samples and of R, is a Gaussian KDE as scipy.stats.gaussian_kde
     defines it: kernel covariance = bandwidth^2 x the covariance of the data it is fitted on,
     with Scott's rule bandwidth = n^(-1/(d+4)) per fit (`bandwidth="scott"`), or a number for

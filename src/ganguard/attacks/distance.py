@@ -92,7 +92,7 @@ class MonteCarloSettings(AttackSettings):
 
 class MonteCarlo(Attack):
     """Monte Carlo attack (Hilprecht et al. 2019): the share of generated samples within a radius
-    ε of v, in a PCA space fitted on the samples (`n_components`, an exact solver).
+    ε of v, in a PCA space fitted on the samples (`n_components`, by `fit_pca`).
 
     The radius follows the paper: a percentile (`percentile`, default the median) of the
     distances from records to their nearest generated sample, the records being the candidates
