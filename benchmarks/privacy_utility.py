@@ -2,6 +2,7 @@
 
     python benchmarks/privacy_utility.py --stage screen  [--workers N] [--executor ray ...]
     python benchmarks/privacy_utility.py --stage confirm [--families gan-sn,megan,...] [--seeds 0,1]
+    python benchmarks/privacy_utility.py --stage strong [--families ...] [--data ...] [--seeds ...]
     python benchmarks/privacy_utility.py --stage tables
     python benchmarks/privacy_utility.py --stage plots
 
@@ -9,9 +10,12 @@
 one seed; `confirm` runs the best setting of each family (chosen from the screen, below) on every
 data set and member-set size of the file's `confirm.data` with its seeds; `tables` rebuilds the
 committed results from whatever has finished; `plots` redraws the end-point plots from the
-committed tables (no runs needed). Each stage is a `ganguard sweep` in
-runs/benchmarks/<stage>/ (resumable: rerun the command to finish or extend it), and writes its
-CSV, Markdown table and plots to benchmarks/results/ with the command and the wall time.
+committed tables (no runs needed); `strong` re-audits the finished confirm runs of a slice with
+the strong attacks that need no shadow model (`STRONG_NO_SHADOWS`) and sets them beside the
+default five in benchmarks/results/privacy_utility_strong.{json,md}. Screen and confirm are each
+a `ganguard sweep` in runs/benchmarks/<stage>/ (resumable: rerun the command to finish or extend
+it), and write their CSV, Markdown table and plots to benchmarks/results/ with the command and
+the wall time.
 
 Choosing the best setting of a family (SPEC §9, on the screen's end points): the quality bar is
 1.25 × the best GAN FID (the `gan` and `gan-sn` families); among a family's settings that meet it,
@@ -429,9 +433,124 @@ def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float
         Path(f"{stem}_matched.md").write_text("\n".join(lines) + "\n")
 
 
+# -- the strong auditor on finished confirm runs (--stage strong) ------------------------------
+# SPEC §5.1's attacks that need no shadow model; ganleaks_fbb_cal's reference GAN is trained on the
+# run's R with the run's recipe and kept in the run
+STRONG_NO_SHADOWS = ("dcr_ratio", "gen_lra", "ganleaks_fbb_cal")
+STRONG_FILE = "audit_strong.json"  # beside the run's audit.json, which the tables read
+
+
+def audited_rows(path: Path) -> list[dict[str, Any]]:
+    """One row per attack of an audit's JSON: AUC and its interval, TPR at 1% and 0.1% FPR, ε_lb."""
+    rows = []
+    for name, attack in json.loads(path.read_text())["attacks"].items():
+        m = attack["metrics"]
+        rows.append({"attack": name, "auc": m["auc"], "auc_ci": m["auc_ci"],
+                     "tpr_at_1pct_fpr": m["tpr_at_1pct_fpr"],
+                     "tpr_at_0.1pct_fpr": m["tpr_at_0.1pct_fpr"],
+                     "eps_lb": (m.get("eps_lower_bound") or {}).get("value")})  # fmt: skip
+    return rows
+
+
+def strong_audit(spec: dict[str, Any], families: list[str] | None, seeds: list[int] | None,
+                 data: list[str] | None) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """run name -> its default rows (its audit.json, left as it is) and strong rows, for each
+    finished confirm run of the slice; a run re-audited before (its audit_strong.json) is read
+    back, not audited again."""
+    from ganguard.audit import audit
+
+    sweep = stage_sweep(spec, "confirm", families, seeds, data)
+    fam = family_of(spec)
+    figures = {}
+    for run in sweep.runs:
+        run_dir = sweep.path / "runs" / run.name
+        if not (run_dir / "audit.json").exists():
+            print(f"  not run  {run.name}: --stage confirm trains and audits it first", flush=True)
+            continue
+        if not (run_dir / STRONG_FILE).exists():
+            audit(run_dir, attacks=list(STRONG_NO_SHADOWS), k=spec["sweep"]["audit_k"],
+                  plots=False, out=run_dir / STRONG_FILE)  # fmt: skip
+        data_name, setting = run.variant.split("_", 1)
+        figures[run.name] = {
+            "data": data_name, "family": fam[setting], "setting": setting,
+            "seed": run.config["seed"], "default": audited_rows(run_dir / "audit.json"),
+            "strong": audited_rows(run_dir / STRONG_FILE),
+            "seconds": round(sum(a["seconds"] for a in json.loads(
+                (run_dir / STRONG_FILE).read_text())["attacks"].values()), 1),  # the attacks' own
+        }  # fmt: skip
+        print(f"  audited  {run.name}", flush=True)
+    return figures
+
+
+def _best(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return max(rows, key=lambda r: r["auc"])
+
+
+def strong_markdown(runs: dict[str, dict[str, Any]], order: Callable[[str], tuple]) -> str:
+    """Per setting (mean ± std over its runs) and per run: the best of the default five, the best
+    strong attack, and the best of all, counted at chance as the goal counts it (the interval
+    holds 0.5 and TPR@1%FPR ≤ 0.02)."""
+    from ganguard.metrics.attack_metrics import at_chance
+
+    def cell(r: dict[str, Any]) -> str:
+        lo, hi = r["auc_ci"]
+        return (f"`{r['attack']}` {number(r['auc'])} [{number(lo)}, {number(hi)}], "
+                f"TPR {number(r['tpr_at_1pct_fpr'])}")
+
+    names = sorted(runs, key=order)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for name in names:
+        r = runs[name]
+        groups.setdefault((r["data"], r["setting"]), []).append(r)
+    summary = []
+    for (data_name, setting), group in groups.items():
+        best = [_best(r["default"] + r["strong"]) for r in group]
+        aucs = [b["auc"] for b in best]
+        tprs = [b["tpr_at_1pct_fpr"] for b in best]
+        sd = lambda v: statistics.stdev(v) if len(v) > 1 else None  # noqa: E731
+        leaders = sorted({b["attack"] for b in best})
+        summary.append([data_name, f"`{setting}`", str(len(group)),
+                        plus_minus(statistics.mean(aucs), sd(aucs)),
+                        f"{sum(at_chance(b) for b in best)}/{len(group)}",
+                        plus_minus(statistics.mean(tprs), sd(tprs)),
+                        ", ".join(f"`{a}`" for a in leaders)])  # fmt: skip
+    per_run = []
+    for name in names:
+        r = runs[name]
+        every = _best(r["default"] + r["strong"])
+        per_run.append([name, cell(_best(r["default"])), cell(_best(r["strong"])), cell(every),
+                        "yes" if at_chance(every) else "no", number(every["eps_lb"], 2)])
+    lines = ["# The strong auditor on the confirm stage's runs", "",
+             f"Each run's default audit (the five attacks of the confirm tables) beside "
+             f"{', '.join(f'`{a}`' for a in STRONG_NO_SHADOWS)} (`--stage strong`). At chance: "
+             "the best attack's 95% interval holds 0.5 and it finds at most 2% of the members "
+             "at 1% FPR.", "",
+             markdown(["data", "setting", "runs", "best of every attack", "at chance",
+                       "TPR@1%FPR", "attacks that lead"], summary), "",
+             markdown(["run", "best of the default five", "best strong attack",
+                       "best of every attack", "at chance", "its ε_lb"], per_run)]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def write_strong(spec: dict[str, Any], figures: dict[str, dict[str, Any]], command: str,
+                 seconds: float) -> None:  # fmt: skip
+    """Merge `figures` into the committed privacy_utility_strong.json (a run audited here
+    replaces its committed entry) and rewrite its Markdown."""
+    path = RESULTS / "privacy_utility_strong.json"
+    meta = json.loads(path.read_text()) if path.exists() else {"invocations": [], "runs": {}}
+    meta["runs"].update(figures)
+    finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    meta["invocations"].append({"command": command, "wall_seconds": round(seconds, 1),
+                                "finished": finished, "machine": f"{os.cpu_count()} CPUs"})
+    meta["attacks"] = list(STRONG_NO_SHADOWS)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(meta, indent=2) + "\n")
+    path.with_suffix(".md").write_text(strong_markdown(meta["runs"], run_order(spec)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=["screen", "confirm", "tables", "plots"],
+    parser.add_argument("--stage", choices=["screen", "confirm", "strong", "tables", "plots"],
                         required=True)  # fmt: skip
     parser.add_argument("--families", help="only these families (comma-separated)")
     parser.add_argument("--seeds", help="override the stage's seeds (comma-separated)")
@@ -465,6 +584,12 @@ def main(argv: list[str] | None = None) -> int:
     families = args.families.split(",") if args.families else None
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
     data = args.data.split(",") if args.data else None
+    if args.stage == "strong":
+        started = time.perf_counter()
+        figures = strong_audit(spec, families, seeds, data)
+        if figures:
+            write_strong(spec, figures, command, time.perf_counter() - started)
+        return 0
     sweep = stage_sweep(spec, args.stage, families, seeds, data)
     print(f"{args.stage}: {len(sweep.runs)} runs in {sweep.path}", flush=True)
 

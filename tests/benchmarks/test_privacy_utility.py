@@ -265,3 +265,53 @@ def test_rebuilding_the_tables_from_a_slice_keeps_every_committed_figure(
     assert [r["run"] for r in rebuilt] == [r["run"] for r in committed]
     assert all(a["fid"] == b["fid"] and a["best_auc"] == b["best_auc"]
                for a, b in zip(rebuilt, committed, strict=True))  # fmt: skip
+
+
+def _attack(attack: str, auc: float, lo: float, hi: float, tpr: float) -> dict[str, object]:
+    return {"attack": attack, "auc": auc, "auc_ci": [lo, hi], "tpr_at_1pct_fpr": tpr,
+            "tpr_at_0.1pct_fpr": None, "eps_lb": 0.0}  # fmt: skip
+
+
+def test_the_strong_table_counts_the_best_of_every_attack_as_the_goal_does(
+    bench: ModuleType,
+) -> None:
+    """The best of the default and strong attacks leads; at chance needs the interval to hold 0.5
+    and TPR@1%FPR <= 0.02, so a strong attack that finds 3% of the members at 1% FPR counts."""
+    spec = bench.load_spec()
+    setting = "megan-fano-l50-sn-r3000-features-cb256"
+    run = lambda seed, default, strong: {  # noqa: E731
+        "data": "mnist-5k-n500", "family": "megan-cb256", "setting": setting, "seed": seed,
+        "default": default, "strong": strong}  # fmt: skip
+    runs = {
+        f"mnist-5k-n500_{setting}_seed2": run(2, [_attack("logan_wb", 0.51, 0.47, 0.55, 0.01)],
+                                              [_attack("gen_lra", 0.50, 0.46, 0.54, 0.01)]),
+        f"mnist-5k-n500_{setting}_seed0": run(
+            0, [_attack("logan_wb", 0.56, 0.52, 0.59, 0.01)],
+            [_attack("ganleaks_fbb_cal", 0.53, 0.49, 0.57, 0.03)]),
+        f"mnist-5k-n500_{setting}_seed1": run(1, [_attack("domias", 0.51, 0.47, 0.55, 0.01)],
+                                              [_attack("dcr_ratio", 0.52, 0.48, 0.56, 0.03)]),
+    }  # fmt: skip
+    text = bench.strong_markdown(runs, bench.run_order(spec))
+    lines = text.splitlines()
+    summary = next(line for line in lines if line.startswith("| mnist-5k-n500 |"))
+    assert "| 3 | 0.530 ± 0.026 | 1/3 |" in summary  # best of all: 0.56, 0.52, 0.51
+    assert summary.endswith("| `dcr_ratio`, `logan_wb` |")  # gen_lra led in no run
+    per_run = [line for line in lines if line.startswith(f"| mnist-5k-n500_{setting}_seed")]
+    assert [line.split(" | ")[0][-1] for line in per_run] == ["0", "1", "2"]  # the file's order
+    assert [line.split(" | ")[4] for line in per_run] == ["no", "no", "yes"]
+    assert "`logan_wb` 0.560 [0.520, 0.590], TPR 0.010" in per_run[0]
+
+
+def test_the_strong_stage_on_a_clean_clone_names_what_is_not_run(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    def written(*args: object) -> None:
+        raise AssertionError("nothing was audited, so nothing may be written")
+
+    monkeypatch.setattr(bench, "WORK", tmp_path / "work")  # no runs here
+    monkeypatch.setattr(bench, "write_strong", written)
+    assert bench.main(["--stage", "strong", "--families", "megan-cb256", "--data",
+                       "mnist-5k-n500", "--seeds", "0"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "not run  mnist-5k-n500_megan-fano-l50-sn-r3000-features-cb256_seed0" in out
