@@ -14,6 +14,15 @@ def best_row(setting: dict[str, Any], among: tuple[str, ...] | None = None) -> d
     return max(rows, key=lambda r: r["auc"])
 
 
+def attack_cell(r: dict[str, Any]) -> str:
+    """An audited row as a table cell: `attack` AUC [interval], TPR at 1% FPR."""
+    from ganguard.tables import number
+
+    lo, hi = r["auc_ci"]
+    return (f"`{r['attack']}` {number(r['auc'])} [{number(lo)}, {number(hi)}], "
+            f"TPR {number(r['tpr_at_1pct_fpr'])}")
+
+
 def shadow_attack(attack: str) -> bool:
     """Whether the attack needs shadow models of the run's recipe."""
     from ganguard.attacks import attack_class
@@ -30,13 +39,8 @@ def with_shadows(figures: dict[str, Any], comparable: tuple[str, ...],
     is at chance."""
     from ganguard.metrics.attack_metrics import at_chance
     from ganguard.tables import markdown as table
-    from ganguard.tables import number
 
-    def cell(r: dict[str, Any]) -> str:
-        lo, hi = r["auc_ci"]
-        return (f"`{r['attack']}` {number(r['auc'])} [{number(lo)}, {number(hi)}], "
-                f"TPR {number(r['tpr_at_1pct_fpr'])}")
-
+    cell = attack_cell
     rows = []
     for s in figures["settings"]:
         shadowed = [r for r in s["rows"] if shadow_attack(r["attack"])]

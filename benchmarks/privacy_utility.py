@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from audit_rows import attack_cell, best_row
 
 from ganguard.config import config_from_dict
 from ganguard.errors import GanguardError
@@ -482,21 +483,13 @@ def strong_audit(spec: dict[str, Any], families: list[str] | None, seeds: list[i
     return figures
 
 
-def _best(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    return max(rows, key=lambda r: r["auc"])
-
-
 def strong_markdown(runs: dict[str, dict[str, Any]], order: Callable[[str], tuple]) -> str:
     """Per setting (mean ± std over its runs) and per run: the best of the default five, the best
     strong attack, and the best of all, counted at chance as the goal counts it (the interval
     holds 0.5 and TPR@1%FPR ≤ 0.02)."""
     from ganguard.metrics.attack_metrics import at_chance
 
-    def cell(r: dict[str, Any]) -> str:
-        lo, hi = r["auc_ci"]
-        return (f"`{r['attack']}` {number(r['auc'])} [{number(lo)}, {number(hi)}], "
-                f"TPR {number(r['tpr_at_1pct_fpr'])}")
-
+    best = lambda rows: best_row({"rows": rows})  # noqa: E731
     names = sorted(runs, key=order)
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for name in names:
@@ -504,21 +497,22 @@ def strong_markdown(runs: dict[str, dict[str, Any]], order: Callable[[str], tupl
         groups.setdefault((r["data"], r["setting"]), []).append(r)
     summary = []
     for (data_name, setting), group in groups.items():
-        best = [_best(r["default"] + r["strong"]) for r in group]
-        aucs = [b["auc"] for b in best]
-        tprs = [b["tpr_at_1pct_fpr"] for b in best]
+        bests = [best(r["default"] + r["strong"]) for r in group]
+        aucs = [b["auc"] for b in bests]
+        tprs = [b["tpr_at_1pct_fpr"] for b in bests]
         sd = lambda v: statistics.stdev(v) if len(v) > 1 else None  # noqa: E731
-        leaders = sorted({b["attack"] for b in best})
+        leaders = sorted({b["attack"] for b in bests})
         summary.append([data_name, f"`{setting}`", str(len(group)),
                         plus_minus(statistics.mean(aucs), sd(aucs)),
-                        f"{sum(at_chance(b) for b in best)}/{len(group)}",
+                        f"{sum(at_chance(b) for b in bests)}/{len(group)}",
                         plus_minus(statistics.mean(tprs), sd(tprs)),
                         ", ".join(f"`{a}`" for a in leaders)])  # fmt: skip
     per_run = []
     for name in names:
         r = runs[name]
-        every = _best(r["default"] + r["strong"])
-        per_run.append([name, cell(_best(r["default"])), cell(_best(r["strong"])), cell(every),
+        every = best(r["default"] + r["strong"])
+        per_run.append([name, attack_cell(best(r["default"])), attack_cell(best(r["strong"])),
+                        attack_cell(every),
                         "yes" if at_chance(every) else "no", number(every["eps_lb"], 2)])
     lines = ["# The strong auditor on the confirm stage's runs", "",
              f"Each run's default audit (the five attacks of the confirm tables) beside "
