@@ -580,7 +580,11 @@ def main(argv: list[str] | None = None) -> int:
     data = args.data.split(",") if args.data else None
     if args.stage == "strong":
         started = time.perf_counter()
-        figures = strong_audit(spec, families, seeds, data)
+        try:
+            figures = strong_audit(spec, families, seeds, data)
+        except GanguardError as error:  # e.g. a run the audit refuses
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         if figures:
             write_strong(spec, figures, command, time.perf_counter() - started)
         return 0

@@ -315,3 +315,19 @@ def test_the_strong_stage_on_a_clean_clone_names_what_is_not_run(
                        "mnist-5k-n500", "--seeds", "0"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "not run  mnist-5k-n500_megan-fano-l50-sn-r3000-features-cb256_seed0" in out
+
+
+def test_a_refused_strong_audit_is_a_one_line_error_and_exit_2(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise GanguardError("runs/x: the run has no reference records R")
+
+    def written(*args: object) -> None:
+        raise AssertionError("a refused audit writes nothing")
+
+    monkeypatch.setattr(bench, "strong_audit", refuse)
+    monkeypatch.setattr(bench, "write_strong", written)
+    assert bench.main(["--stage", "strong", "--families", "megan-cb256"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: runs/x: the run has no reference records R\n"
