@@ -40,7 +40,6 @@ def with_shadows(figures: dict[str, Any], comparable: tuple[str, ...],
     from ganguard.metrics.attack_metrics import at_chance
     from ganguard.tables import markdown as table
 
-    cell = attack_cell
     rows = []
     for s in figures["settings"]:
         shadowed = [r for r in s["rows"] if shadow_attack(r["attack"])]
@@ -48,8 +47,9 @@ def with_shadows(figures: dict[str, Any], comparable: tuple[str, ...],
             continue
         every, common = best_row(s), best_row(s, comparable)
         best_shadow = max(shadowed, key=lambda r: r["auc"])
-        rows.append([*(s[k] for k in keys), str(s.get("seed", 0)), cell(common),
-                     "yes" if at_chance(common) else "no", cell(best_shadow), cell(every),
+        rows.append([*(s[k] for k in keys), str(s.get("seed", 0)), attack_cell(common),
+                     "yes" if at_chance(common) else "no", attack_cell(best_shadow),
+                     attack_cell(every),
                      "yes" if at_chance(every) else "no",
                      f"{s['shadows']['count']} {s['shadows']['mode']}"])  # fmt: skip
     if not rows:

@@ -441,10 +441,10 @@ STRONG_NO_SHADOWS = ("dcr_ratio", "gen_lra", "ganleaks_fbb_cal")
 STRONG_FILE = "audit_strong.json"  # beside the run's audit.json, which the tables read
 
 
-def audited_rows(path: Path) -> list[dict[str, Any]]:
+def audited_rows(audited: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per attack of an audit's JSON: AUC and its interval, TPR at 1% and 0.1% FPR, ε_lb."""
     rows = []
-    for name, attack in json.loads(path.read_text())["attacks"].items():
+    for name, attack in audited["attacks"].items():
         m = attack["metrics"]
         rows.append({"attack": name, "auc": m["auc"], "auc_ci": m["auc_ci"],
                      "tpr_at_1pct_fpr": m["tpr_at_1pct_fpr"],
@@ -472,12 +472,13 @@ def strong_audit(spec: dict[str, Any], families: list[str] | None, seeds: list[i
             audit(run_dir, attacks=list(STRONG_NO_SHADOWS), k=spec["sweep"]["audit_k"],
                   plots=False, out=run_dir / STRONG_FILE)  # fmt: skip
         data_name, setting = run.variant.split("_", 1)
+        strong = json.loads((run_dir / STRONG_FILE).read_text())
         figures[run.name] = {
             "data": data_name, "family": fam[setting], "setting": setting,
-            "seed": run.config["seed"], "default": audited_rows(run_dir / "audit.json"),
-            "strong": audited_rows(run_dir / STRONG_FILE),
-            "seconds": round(sum(a["seconds"] for a in json.loads(
-                (run_dir / STRONG_FILE).read_text())["attacks"].values()), 1),  # the attacks' own
+            "seed": run.config["seed"],
+            "default": audited_rows(json.loads((run_dir / "audit.json").read_text())),
+            "strong": audited_rows(strong),  # and the strong attacks' own seconds:
+            "seconds": round(sum(a["seconds"] for a in strong["attacks"].values()), 1),
         }  # fmt: skip
         print(f"  audited  {run.name}", flush=True)
     return figures
@@ -490,6 +491,7 @@ def strong_markdown(runs: dict[str, dict[str, Any]], order: Callable[[str], tupl
     from ganguard.metrics.attack_metrics import at_chance
 
     best = lambda rows: best_row({"rows": rows})  # noqa: E731
+    sd = lambda v: statistics.stdev(v) if len(v) > 1 else None  # noqa: E731
     names = sorted(runs, key=order)
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for name in names:
@@ -500,7 +502,6 @@ def strong_markdown(runs: dict[str, dict[str, Any]], order: Callable[[str], tupl
         bests = [best(r["default"] + r["strong"]) for r in group]
         aucs = [b["auc"] for b in bests]
         tprs = [b["tpr_at_1pct_fpr"] for b in bests]
-        sd = lambda v: statistics.stdev(v) if len(v) > 1 else None  # noqa: E731
         leaders = sorted({b["attack"] for b in bests})
         summary.append([data_name, f"`{setting}`", str(len(group)),
                         plus_minus(statistics.mean(aucs), sd(aucs)),
