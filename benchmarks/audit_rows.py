@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+QUALITY_FACTOR = 1.25  # SPEC §9: matched quality is an FID no worse than 1.25 × the best GAN's
+
 
 def best_row(setting: dict[str, Any], among: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The run's best attack: the highest AUC (of the attacks `among`; None: of all it ran)."""

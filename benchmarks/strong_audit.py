@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from audit_rows import best_row, with_shadows
+from audit_rows import QUALITY_FACTOR, best_row, with_shadows
 
 ROOT = Path(__file__).parents[1]
 COMMON = ["data.n_members=200", "data.n_holdout=200", "data.n_reference=3000",
@@ -216,9 +216,6 @@ def summary(figures: dict[str, Any]) -> str:
                      number(u.get("recall")), number(eps, 2) if eps else "–",
                      number(s["train_s"], 0)])  # fmt: skip
     return table(head, rows)
-
-
-QUALITY_FACTOR = 1.25  # SPEC §9: matched quality is an FID no worse than 1.25 × the best GAN's
 
 
 def by_setting(figures: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

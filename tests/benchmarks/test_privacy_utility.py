@@ -294,12 +294,35 @@ def test_the_strong_table_counts_the_best_of_every_attack_as_the_goal_does(
     text = bench.strong_markdown(runs, bench.run_order(spec))
     lines = text.splitlines()
     summary = next(line for line in lines if line.startswith("| mnist-5k-n500 |"))
-    assert "| 3 | 0.530 ± 0.026 | 1/3 |" in summary  # best of all: 0.56, 0.52, 0.51
+    # best of all: 0.56, 0.52, 0.51; every attack at chance only in seed 2; 3% found at most
+    assert "| 3 | 0.530 ± 0.026 | 1/3 | 1/3 | 0.017 ± 0.012 | 0.030 |" in summary
     assert summary.endswith("| `dcr_ratio`, `logan_wb` |")  # gen_lra led in no run
     per_run = [line for line in lines if line.startswith(f"| mnist-5k-n500_{setting}_seed")]
     assert [line.split(" | ")[0][-1] for line in per_run] == ["0", "1", "2"]  # the file's order
     assert [line.split(" | ")[4] for line in per_run] == ["no", "no", "yes"]
+    assert [line.split(" | ")[5] for line in per_run] == ["no", "no", "yes"]
     assert "`logan_wb` 0.560 [0.520, 0.590], TPR 0.010" in per_run[0]
+    # seed 1's best by AUC (dcr_ratio 0.52) is the one that finds 3%, seed 0's is not
+    assert [line.split(" | ")[6] for line in per_run] == [
+        "`ganleaks_fbb_cal` 0.030", "`dcr_ratio` 0.030", "`logan_wb` 0.010"]
+
+
+def test_every_attack_at_chance_counts_a_weaker_attack_that_finds_members(
+    bench: ModuleType,
+) -> None:
+    """The best attack by AUC is at chance, a weaker one finds 4.6% at 1% FPR: the goal's count
+    says at chance, the stricter one does not, and the 4.6% is reported beside it."""
+    spec = bench.load_spec()
+    setting = "megan-public-r20000-cb256"
+    runs = {f"mnist-5k-n500_{setting}_seed1": {
+        "data": "mnist-5k-n500", "family": "megan-public", "setting": setting, "seed": 1,
+        "default": [_attack("logan_bb", 0.524, 0.493, 0.559, 0.010)],
+        "strong": [_attack("ganleaks_fbb_cal", 0.509, 0.475, 0.540, 0.046)]}}  # fmt: skip
+    lines = bench.strong_markdown(runs, bench.run_order(spec)).splitlines()
+    summary = next(line for line in lines if line.startswith("| mnist-5k-n500 |"))
+    assert "| 1/1 | 0/1 | 0.010 | 0.046 |" in summary
+    per_run = next(line for line in lines if line.startswith(f"| mnist-5k-n500_{setting}"))
+    assert per_run.split(" | ")[4:7] == ["yes", "no", "`ganleaks_fbb_cal` 0.046"]
 
 
 def test_the_strong_stage_on_a_clean_clone_names_what_is_not_run(
