@@ -239,3 +239,25 @@ def test_weights_name_the_options_that_differ_from_the_defaults() -> None:
     megan = config_from_dict({"method": {"name": "megan", "lam": 5, "critic_input": "logit"}})
     assert _weights(megan) == "lam=5.0 critic_input=logit"
     assert _weights(config_from_dict({"method": {"name": "gan"}})) == ""
+
+
+def test_the_mean_table_gives_each_figure_its_spread_over_seeds_not_a_like_named_figure() -> None:
+    """KID comes with `kid_std`, the estimate's own standard deviation: the KID column's ± is
+    the KIDs' spread over the seeds, and `kid_std`'s column is that figure's mean ± its spread."""
+    from ganguard.sweep.tables import group_means, results_markdown
+
+    def row(seed: int, kid: float, kid_std: float) -> dict[str, object]:
+        return {"run": f"gan_seed{seed}", "group": "gan", "variant": "gan", "method": "gan",
+                "weights": None, "n": 64, "dataset": "digits", "seed": seed,
+                "best_attack": "logan_wb", "best_auc": 0.6, "best_auc_lo": 0.55,
+                "best_auc_hi": 0.65, "best_tpr_at_1pct_fpr": 0.01, "auc_logan_wb": 0.6,
+                "fid": 40.0, "kid": kid, "kid_std": kid_std, "epsilon": None,
+                "train_seconds": 10.0}  # fmt: skip
+
+    rows = [row(0, 0.010, 0.002), row(1, 0.030, 0.004)]
+    (means,) = group_means(rows)
+    assert means["kid"] == pytest.approx(0.02) and means["kid_std"] == pytest.approx(0.003)
+    assert means["sd"]["kid"] == pytest.approx(0.0141421, rel=1e-5)  # stdev of 0.01 and 0.03
+    assert means["sd"]["kid_std"] == pytest.approx(0.0014142, rel=1e-4)
+    md = results_markdown(rows, [])
+    assert "| 0.0200 ± 0.0141 | 0.0030 ± 0.0014 |" in md

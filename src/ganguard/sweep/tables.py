@@ -87,19 +87,21 @@ def summary_keys(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def group_means(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and standard deviation over seeds of each group's summary figures."""
+    """Mean over seeds of each group's summary figures, and their standard deviation over seeds
+    under "sd" (apart: a figure may itself be named like a spread, `kid_std`, the KID estimate's
+    own standard deviation, whose mean over seeds is not the KID's spread over seeds)."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault(r["group"], []).append(r)
     out = []
     for group, members in groups.items():
         first = members[0]
-        entry: dict[str, Any] = {"group": group, "seeds": len(members)}
+        entry: dict[str, Any] = {"group": group, "seeds": len(members), "sd": {}}
         entry.update({k: first[k] for k in ("variant", "method", "weights", "n", "dataset")})
         for key in summary_keys(rows):
             values = [float(m[key]) for m in members if m.get(key) is not None]
             entry[key] = statistics.fmean(values) if values else None
-            entry[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else None
+            entry["sd"][key] = statistics.stdev(values) if len(values) > 1 else None
         out.append(entry)
     return out
 
@@ -134,7 +136,7 @@ def results_markdown(rows: list[dict[str, Any]], failed: list[dict[str, Any]]) -
 
         head = ["group", "method", "weights", "n", "seeds", *keys]
         body = [[m["group"], m["method"], m["weights"] or "–", str(m["n"]), str(m["seeds"]),
-                 *(plus_minus(m[k], m[f"{k}_std"], _digits(k)) for k in keys)]
+                 *(plus_minus(m[k], m["sd"][k], _digits(k)) for k in keys)]
                 for m in means]  # fmt: skip
         lines += ["## Mean ± std over seeds", "", markdown(head, body), ""]
     if failed:
