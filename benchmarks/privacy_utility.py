@@ -213,7 +213,9 @@ def matched(results: list[dict[str, Any]], fam: dict[str, str], data_order: list
     checkpoints with FID ≤ 1.25 × the best GAN FID of that data set) and matched privacy (the
     lowest FID over the checkpoints whose best attack's interval contains 0.5), mean ± std over
     seeds; a seed with no such checkpoint counts as missing. `bars`: the quality bar of a data
-    set whose GAN runs have no curve here (committed rows: their curves were not kept)."""
+    set whose GAN runs have no curve here (committed rows: their curves were not kept). A
+    setting whose curves predate the checkpoints' intervals gets matched quality only (its
+    matched privacy None, `n_privacy` None)."""
     by_data: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         if r.get("status") == "ok":
@@ -235,15 +237,16 @@ def matched(results: list[dict[str, Any]], fam: dict[str, str], data_order: list
                 ok = [p["best_auc"] for p in curve_points(r) if p["fid"] <= bar]
                 if ok:
                     auc_q.append(min(ok))
-                priv = [p["fid"] for p in curve_points(r)
-                        if p["best_auc_ci"][0] <= 0.5 <= p["best_auc_ci"][1]]  # fmt: skip
+                priv = [p["fid"] for p in curve_points(r) if "best_auc_ci" in p
+                        and p["best_auc_ci"][0] <= 0.5 <= p["best_auc_ci"][1]]  # fmt: skip
                 if priv:
                     fid_p.append(min(priv))
+            intervals = all("best_auc_ci" in p for r in members for p in curve_points(r))
             table.append({"data": data, "family": family, "setting": name,
                           "seeds": len(members), "fid_bar": bar,
                           "auc_at_matched_quality": _mean_std(auc_q), "n_quality": len(auc_q),
-                          "fid_at_matched_privacy": _mean_std(fid_p),
-                          "n_privacy": len(fid_p)})  # fmt: skip
+                          "fid_at_matched_privacy": _mean_std(fid_p) if intervals else None,
+                          "n_privacy": len(fid_p) if intervals else None})  # fmt: skip
     return table
 
 
@@ -401,11 +404,17 @@ def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float
     meta["run_seconds"] = round(sum(r.get("seconds", 0) for r in ok), 1)
     if stage == "screen":
         meta["chosen"] = choose_best(spec, results)
-    else:  # committed runs whose curves predate their intervals keep their committed entry
-        complete = [r for r in results
-                    if curve_points(r) and all("best_auc_ci" in p for p in curve_points(r))]
+    else:  # every setting against today's bar; committed runs whose curves predate their
+        # intervals keep their committed matched privacy
         bars = {m["data"]: m["fid_bar"] for m in meta.get("matched", [])}
-        computed = matched(complete, fam, list(spec["confirm"]["data"]), bars)
+        before = {(m["data"], m["setting"]): m for m in meta.get("matched", [])}
+        computed = matched([r for r in results if curve_points(r)], fam,
+                           list(spec["confirm"]["data"]), bars)  # fmt: skip
+        for m in computed:
+            if m["n_privacy"] is None and (m["data"], m["setting"]) in before:
+                old = before[(m["data"], m["setting"])]
+                m["fid_at_matched_privacy"] = old["fid_at_matched_privacy"]
+                m["n_privacy"] = old["n_privacy"]
         done = {(m["data"], m["setting"]) for m in computed}
         data_rank = {d: i for i, d in enumerate(spec["confirm"]["data"])}
         setting_rank = {s: i for i, s in enumerate(fam)}
@@ -427,7 +436,8 @@ def write_results(stage: str, spec: dict[str, Any], command: str, seconds: float
                 "FID at matched privacy"]  # fmt: skip
         body = [[m["data"], m["family"], m["setting"], str(m["seeds"]), number(m["fid_bar"], 1),
                  f"{_pm(m['auc_at_matched_quality'])} ({m['n_quality']}/{m['seeds']})",
-                 f"{_pm(m['fid_at_matched_privacy'], 1)} ({m['n_privacy']}/{m['seeds']})"]
+                 f"{_pm(m['fid_at_matched_privacy'], 1)} ({m['n_privacy']}/{m['seeds']})"
+                 if m["n_privacy"] is not None else "– (curves without intervals)"]
                 for m in meta["matched"]]  # fmt: skip
         lines.append(markdown(head, body))
         Path(f"{stem}_matched.md").write_text("\n".join(lines) + "\n")
@@ -518,6 +528,8 @@ def strong_markdown(runs: dict[str, dict[str, Any]], order: Callable[[str], tupl
                         number(most_found({"default": [m for r in group for m in r["default"]],
                                            "strong": [m for r in group for m in r["strong"]]})
                                ["tpr_at_1pct_fpr"]),
+                        number(max((m["eps_lb"] or 0.0 for r in group
+                                    for m in r["default"] + r["strong"]), default=None), 2),
                         ", ".join(f"`{a}`" for a in leaders)])  # fmt: skip
     per_run = []
     for name in names:
@@ -537,10 +549,11 @@ def strong_markdown(runs: dict[str, dict[str, Any]], order: Callable[[str], tupl
              "is, the stricter count of a reviewer who takes any attack's finding (at a true AUC "
              "of 0.5 each interval misses 0.5 in 5% of runs, so eight miss it more often: up to "
              "1 − 0.95⁸ = 34% if they were independent); most found: the "
-             "highest TPR@1%FPR of any attack, the best by AUC or not.", "",
+             "highest TPR@1%FPR of any attack, the best by AUC or not; max ε_lb: the largest ε "
+             "lower bound of any attack in any run of the setting (SPEC §5.1).", "",
              markdown(["data", "setting", "runs", "best of every attack", "at chance",
                        "every attack at chance", "TPR@1%FPR", "most found at 1% FPR",
-                       "attacks that lead"], summary), "",
+                       "max ε_lb", "attacks that lead"], summary), "",
              markdown(["run", "best of the default five", "best strong attack",
                        "best of every attack", "at chance", "every attack at chance",
                        "most found at 1% FPR", "its ε_lb"], per_run)]  # fmt: skip
@@ -595,6 +608,10 @@ def main(argv: list[str] | None = None) -> int:
         for stage in ("screen", "confirm"):
             if (WORK / stage / "runs").is_dir():
                 write_results(stage, spec, command, None)
+        strong = RESULTS / "privacy_utility_strong.json"
+        if strong.exists():  # its table, from the committed figures alone
+            runs = json.loads(strong.read_text())["runs"]
+            strong.with_suffix(".md").write_text(strong_markdown(runs, run_order(spec)))
         return 0
     families = args.families.split(",") if args.families else None
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None

@@ -267,9 +267,10 @@ def test_rebuilding_the_tables_from_a_slice_keeps_every_committed_figure(
                for a, b in zip(rebuilt, committed, strict=True))  # fmt: skip
 
 
-def _attack(attack: str, auc: float, lo: float, hi: float, tpr: float) -> dict[str, object]:
+def _attack(attack: str, auc: float, lo: float, hi: float, tpr: float,
+            eps_lb: float = 0.0) -> dict[str, object]:  # fmt: skip
     return {"attack": attack, "auc": auc, "auc_ci": [lo, hi], "tpr_at_1pct_fpr": tpr,
-            "tpr_at_0.1pct_fpr": None, "eps_lb": 0.0}  # fmt: skip
+            "tpr_at_0.1pct_fpr": None, "eps_lb": eps_lb}  # fmt: skip
 
 
 def test_the_strong_table_counts_the_best_of_every_attack_as_the_goal_does(
@@ -295,7 +296,7 @@ def test_the_strong_table_counts_the_best_of_every_attack_as_the_goal_does(
     lines = text.splitlines()
     summary = next(line for line in lines if line.startswith("| mnist-5k-n500 |"))
     # best of all: 0.56, 0.52, 0.51; every attack at chance only in seed 2; 3% found at most
-    assert "| 3 | 0.530 ± 0.026 | 1/3 | 1/3 | 0.017 ± 0.012 | 0.030 |" in summary
+    assert "| 3 | 0.530 ± 0.026 | 1/3 | 1/3 | 0.017 ± 0.012 | 0.030 | 0.00 |" in summary
     assert summary.endswith("| `dcr_ratio`, `logan_wb` |")  # gen_lra led in no run
     per_run = [line for line in lines if line.startswith(f"| mnist-5k-n500_{setting}_seed")]
     assert [line.split(" | ")[0][-1] for line in per_run] == ["0", "1", "2"]  # the file's order
@@ -317,10 +318,10 @@ def test_every_attack_at_chance_counts_a_weaker_attack_that_finds_members(
     runs = {f"mnist-5k-n500_{setting}_seed1": {
         "data": "mnist-5k-n500", "family": "megan-public", "setting": setting, "seed": 1,
         "default": [_attack("logan_bb", 0.524, 0.493, 0.559, 0.010)],
-        "strong": [_attack("ganleaks_fbb_cal", 0.509, 0.475, 0.540, 0.046)]}}  # fmt: skip
+        "strong": [_attack("ganleaks_fbb_cal", 0.509, 0.475, 0.540, 0.046, eps_lb=0.37)]}}
     lines = bench.strong_markdown(runs, bench.run_order(spec)).splitlines()
     summary = next(line for line in lines if line.startswith("| mnist-5k-n500 |"))
-    assert "| 1/1 | 0/1 | 0.010 | 0.046 |" in summary
+    assert "| 1/1 | 0/1 | 0.010 | 0.046 | 0.37 |" in summary  # ε_lb of the weaker attack
     per_run = next(line for line in lines if line.startswith(f"| mnist-5k-n500_{setting}"))
     assert per_run.split(" | ")[4:7] == ["yes", "no", "`ganleaks_fbb_cal` 0.046"]
 
@@ -354,3 +355,30 @@ def test_a_refused_strong_audit_is_a_one_line_error_and_exit_2(
     assert bench.main(["--stage", "strong", "--families", "megan-cb256"]) == 2
     err = capsys.readouterr().err
     assert err == "error: runs/x: the run has no reference records R\n"
+
+
+def test_matched_quality_uses_one_bar_for_every_setting_of_a_data_set(bench: ModuleType) -> None:
+    """The bar is 1.25 × the best GAN checkpoint of the data set, for settings whose curves
+    predate the checkpoints' intervals too: those get matched quality against today's bar and
+    no matched privacy (None), which the committed entry then supplies."""
+    fam = {"gan-sn": "gan-sn", "old": "megan", "new": "megan"}
+
+    def result(setting: str, seed: int, points: list[tuple[float, float, bool | None]]):
+        curve = []
+        for fid, auc, at_chance in points:
+            p = {"step": len(curve) + 1, "fid": fid, "best_auc": auc}
+            if at_chance is not None:
+                p["best_auc_ci"] = [0.48, 0.52] if at_chance else [0.52, 0.58]
+            curve.append(p)
+        return {"status": "ok", "variant": f"mnist-5k-n500_{setting}", "curve": curve}
+
+    results = [result("gan-sn", 0, [(60.0, 0.9, False), (40.0, 0.8, False)]),
+               result("old", 0, [(52.0, 0.55, None), (48.0, 0.56, None)]),
+               result("new", 0, [(70.0, 0.51, True), (49.0, 0.54, False)])]  # fmt: skip
+    table = {m["setting"]: m for m in bench.matched(results, fam, ["mnist-5k-n500"])}
+    assert {m["fid_bar"] for m in table.values()} == {50.0}
+    assert table["old"]["auc_at_matched_quality"][0] == pytest.approx(0.56)  # FID 52 is above
+    assert table["old"]["n_privacy"] is None and table["old"]["fid_at_matched_privacy"] is None
+    assert table["new"]["auc_at_matched_quality"][0] == pytest.approx(0.54)
+    assert table["new"]["fid_at_matched_privacy"][0] == pytest.approx(70.0)
+    assert table["new"]["n_privacy"] == 1
