@@ -1,7 +1,7 @@
 """What the benchmarks' tables read from a run's audited rows (dicts with `attack`, `auc`,
 `auc_ci`, `tpr_at_1pct_fpr`, as `benchmarks/strong_audit.py` and `benchmarks/tabular.py` save
-them): the best attack, among a set or of all, and the table of the runs audited with shadow
-models."""
+them): the best attack, among a set or of all, the one that finds the most members at 1% FPR,
+and the table of the runs audited with shadow models."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ def best_row(setting: dict[str, Any], among: tuple[str, ...] | None = None) -> d
     """The run's best attack: the highest AUC (of the attacks `among`; None: of all it ran)."""
     rows = [r for r in setting["rows"] if among is None or r["attack"] in among]
     return max(rows, key=lambda r: r["auc"])
+
+
+def most_found(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The audited row that finds the most members at 1% FPR (a TPR too few non-members leave
+    unresolved, None, ranks first: it counts against the run)."""
+    return max(rows, key=lambda r: (r["tpr_at_1pct_fpr"] is None, r["tpr_at_1pct_fpr"] or 0.0))
 
 
 def attack_cell(r: dict[str, Any]) -> str:

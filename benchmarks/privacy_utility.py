@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from audit_rows import QUALITY_FACTOR, attack_cell, best_row
+from audit_rows import QUALITY_FACTOR, attack_cell, best_row, most_found
 
 from ganguard.config import config_from_dict
 from ganguard.errors import GanguardError
@@ -491,12 +491,6 @@ def strong_audit(spec: dict[str, Any], families: list[str] | None, seeds: list[i
         }  # fmt: skip
         print(f"  audited  {run.name}", flush=True)
     return figures
-
-
-def most_found(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The audited row that finds the most members at 1% FPR (a TPR too few non-members leave
-    unresolved, None, ranks first: it counts against the run)."""
-    return max(rows, key=lambda r: (r["tpr_at_1pct_fpr"] is None, r["tpr_at_1pct_fpr"] or 0.0))
 
 
 def strong_markdown(runs: dict[str, dict[str, Any]], order: Callable[[str], tuple]) -> str:
