@@ -326,6 +326,7 @@ def table(runs: list[Run]) -> list[dict[str, Any]]:
                 continue
             chosen = choose_setting(roles[name], bar, name == "GAN")
             entries.append({**base, "setting": chosen, "tried": len(roles[name]),
+                            "runs": roles[name][chosen],
                             **method_row(roles[name][chosen], bar)})  # fmt: skip
     for data, n in (("mnist-5k", 200), ("mnist-5k", 500)):
         entries += [{"data": data, "n": n, "network": DCGAN, "role": name, "bar": None,
@@ -453,11 +454,38 @@ def csv_lines(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def points(entries: list[dict[str, Any]], tables: bool) -> list[Any]:
+    """Each chosen setting's runs as points of the library's privacy–utility plot: the best
+    attack's AUC (of the attacks every seed ran) against FID, or TSTR AUC for tables; a panel per
+    block, a marker per method."""
+    from ganguard.report.curves import FID_AXIS, UTILITY_AXES, TradeoffPoint
+
+    tstr = next(a for a in UTILITY_AXES if a.key == "tstr_auc")
+    out = []
+    for e in entries:
+        if "not_run" in e or (e["network"] == "tabular MLP") != tables:
+            continue
+        panel = f"{e['data']}, n = {e['n']}"
+        for run, auc in zip(e["runs"], e["auc"], strict=True):
+            value, axis = (run.tstr_auc, tstr) if tables else (run.fid, FID_AXIS)
+            if value is not None:
+                out.append(TradeoffPoint(e["role"], panel, value, auc, axis))
+    return out
+
+
 def write(entries: list[dict[str, Any]], stem: Path) -> None:
+    """The .md, the .csv and the two plots (images, tables) of `entries`."""
     import pandas as pd
+
+    from ganguard.report.curves import privacy_utility_png
 
     Path(f"{stem}.md").write_text(markdown_text(entries))
     pd.DataFrame(csv_lines(entries)).to_csv(f"{stem}.csv", index=False)
+    for kind, tables in (("images", False), ("tables", True)):
+        found = points(entries, tables)
+        if found:
+            Path(f"{stem}_{kind}.png").write_bytes(
+                privacy_utility_png(found, fid_name="domain FID (samples against H)", order=ROLES))
 
 
 def main(argv: list[str] | None = None) -> int:

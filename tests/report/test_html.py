@@ -147,6 +147,23 @@ def test_the_privacy_utility_plot_has_a_panel_per_data_set_and_a_marker_per_sett
     pyplot().close(fig)
 
 
+def test_figures_drawn_with_one_order_style_a_setting_alike() -> None:
+    """With `order`, a setting keeps its colour and marker in a figure that lacks the settings
+    before it; without, it takes the first style free."""
+    def style(points: list, order: tuple = ()) -> tuple:
+        fig = privacy_utility_figure(points, order=order)
+        line = next(c for c in fig.axes[0].containers if c.get_label() == "megan").lines[0]
+        got = (line.get_color(), line.get_marker())
+        pyplot().close(fig)
+        return got
+
+    both = [TradeoffPoint("gan", "d, n = 1", 40.0, 0.8),
+            TradeoffPoint("megan", "d, n = 1", 45.0, 0.5)]
+    alone = both[1:]
+    assert style(alone, ("gan", "megan")) == style(both, ("gan", "megan")) == style(both)
+    assert style(alone) != style(both)
+
+
 def test_bad_input_writes_nothing(gan_run_copy: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     out.write_text("old report")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -218,22 +219,26 @@ def fid_auc_panels(fig: Any, axes: Any, width: float, log_x: list[bool] | None =
                fontsize="small", ncol=min(per_row, len(handles)), frameon=False)  # fmt: skip
 
 
-def privacy_utility_png(points: list[TradeoffPoint], fid_name: str = "FID") -> bytes:
+def privacy_utility_png(points: list[TradeoffPoint], fid_name: str = "FID",
+                        order: Sequence[str] = ()) -> bytes:  # fmt: skip
     """`privacy_utility_figure` as PNG bytes."""
-    return figure_png(privacy_utility_figure(points, fid_name), dpi=110, tight=True)
+    return figure_png(privacy_utility_figure(points, fid_name, order), dpi=110, tight=True)
 
 
-def privacy_utility_figure(points: list[TradeoffPoint], fid_name: str = "FID") -> Any:
+def privacy_utility_figure(points: list[TradeoffPoint], fid_name: str = "FID",
+                           order: Sequence[str] = ()) -> Any:  # fmt: skip
     """Best attack AUC against utility: one panel per data set and n, one marker per setting at
     the mean over its seeds with ± one standard deviation on both axes, the attacker at chance
     as a line, and a legend (no text on the points). FID on a log axis (lower is better); a
-    table's figure on a linear one (higher is better). `fid_name` labels the FID axis."""
+    table's figure on a linear one (higher is better). `fid_name` labels the FID axis. The
+    settings take their colours and markers in `order` (then as they come), so that figures
+    drawn with the same `order` style a setting alike."""
     if not points:
         raise GanguardError("no run has both an audit and a utility evaluation")
     plt = pyplot()
     # a panel per data set and n and per utility figure, so that no panel mixes two scales
     panels = list(dict.fromkeys((p.panel, p.axis) for p in points))
-    settings = list(dict.fromkeys(p.setting for p in points))
+    settings = list(dict.fromkeys([*order, *(p.setting for p in points)]))
     panel_width = 4.8 if len(panels) > 1 else 6.4
     fig, axes = plt.subplots(1, len(panels), figsize=(panel_width * len(panels), 4.2),
                              sharey=True, squeeze=False)  # fmt: skip
