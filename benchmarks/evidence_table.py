@@ -22,7 +22,7 @@ import csv
 import json
 import statistics
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,6 @@ class Run:
     epsilon: float | None = None
     train_s: float | None = None
     source: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def role(method: str, public: bool = False, augmented: bool = False,
