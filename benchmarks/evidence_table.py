@@ -40,8 +40,8 @@ DCGAN = "shipped DCGAN"
 NOT_RUN = {
     ("breast-cancer", "MEGAN, R public"): "no public collection of this table",
     ("breast-cancer", "MIMGAN, R public"): "no public collection of this table",
-    ("DCGAN",): "a GPU's work; none was lent (the DCGAN trial: benchmarks/README.md)",
 }
+DCGAN_NOT_RUN = "a GPU's work; none was lent (the DCGAN trial: benchmarks/README.md)"
 
 
 @dataclass
@@ -202,8 +202,7 @@ def _mean(values: list[float | None]) -> float | None:
 
 def quality(runs: list[Run]) -> float | None:
     """The setting's mean quality, higher is better: −FID for images, TSTR AUC for tables."""
-    fid = _mean([r.fid for r in runs])
-    return -fid if fid is not None else _mean([r.tstr_auc for r in runs])
+    return _mean([run_quality(r) for r in runs])
 
 
 def quality_bar(gan: list[Run] | None) -> float | None:
@@ -289,7 +288,7 @@ Block = tuple[str, int, str]  # data set, members, network
 
 
 def blocks(runs: list[Run]) -> dict[Block, dict[str, dict[str, list[Run]]]]:
-    """(data, n, network) -> role -> setting -> its runs, blocks in a stable order."""
+    """(data, n, network) -> role -> setting -> its runs (`block_order` orders the entries)."""
     out: dict[Block, dict[str, dict[str, list[Run]]]] = {}
     for r in runs:
         out.setdefault((r.data, r.n, r.network), {}).setdefault(r.role, {}) \
@@ -329,7 +328,7 @@ def table(runs: list[Run]) -> list[dict[str, Any]]:
                             **method_row(roles[name][chosen], bar)})  # fmt: skip
     for data, n in (("mnist-5k", 200), ("mnist-5k", 500)):
         entries += [{"data": data, "n": n, "network": DCGAN, "role": name, "bar": None,
-                     "not_run": NOT_RUN[("DCGAN",)]} for name in ROLES if name != "CTGAN"]
+                     "not_run": DCGAN_NOT_RUN} for name in ROLES if name != "CTGAN"]
     return sorted(entries, key=block_order)  # stable: the roles keep ROLES' order
 
 
