@@ -20,7 +20,9 @@ the wall time.
 Choosing the best setting of a family (SPEC §9, on the screen's end points): the quality bar is
 1.25 × the best GAN FID (the `gan` and `gan-sn` families); among a family's settings that meet it,
 the one with the lowest best-attack AUC; if none meets it, the lowest FID among those whose best
-attack's 95% interval contains 0.5; else the lowest best-attack AUC.
+attack's 95% interval contains 0.5; else the lowest best-attack AUC. On a data set with no public
+collection beside it (`public_reference` null), a family whose best setting pre-trains on the
+public collection runs, there, its best setting by the same rule among those that do not.
 """
 
 from __future__ import annotations
@@ -97,12 +99,30 @@ def stage_sweep(spec: dict[str, Any], stage: str, families: list[str] | None,
             raise SystemExit(f"no screened setting of {', '.join(unknown)}: run --stage "
                              f"screen --families {','.join(unknown)} first")  # fmt: skip
         chosen = {f: chosen[f] for f in families}
-    variants = {
-        f"{data_name}_{setting}": confirm_changes(spec, data_name, setting)
-        for data_name in spec["confirm"]["data"] if not data or data_name in data
-        for setting in chosen.values()
-    }  # fmt: skip
+    variants = {}
+    for data_name, keys in spec["confirm"]["data"].items():
+        if data and data_name not in data:
+            continue
+        for family, setting in chosen.items():
+            if not runs_on(spec, keys["data.name"], setting):
+                setting = best_runnable(spec, family, keys["data.name"])
+                if setting is None:
+                    print(f"{data_name}: no setting of {family} runs there", flush=True)
+                    continue
+            variants[f"{data_name}_{setting}"] = confirm_changes(spec, data_name, setting)
     return variants_sweep(spec, stage, variants, seeds or spec["confirm"]["seeds"])
+
+
+def best_runnable(spec: dict[str, Any], family: str, data_set: str) -> str | None:
+    """`family`'s best setting by the screen (the same rule) among those that run on
+    `data_set`; None if none does (or none was screened)."""
+    runnable = [s for s in spec["families"][family] if runs_on(spec, data_set, s)]
+    if len(runnable) == 1:
+        return runnable[0]
+    screened = with_committed("screen", spec, collect(WORK / "screen"))
+    results = [r for r in screened if r.get("variant") in runnable
+               or family_of(spec).get(r.get("variant")) in GAN_FAMILIES]  # fmt: skip
+    return choose_best(spec, results).get(family)
 
 
 def variants_sweep(spec: dict[str, Any], stage: str, variants: dict[str, Any],
@@ -144,17 +164,29 @@ def confirm_changes(spec: dict[str, Any], data_name: str, setting: str) -> dict[
 
 def with_public_reference(changes: dict[str, Any], data_name: str,
                           spec: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-    """A setting's `data.reference_data: public` is the public collection the file's
-    `public_reference` names for `data_name` (null there: R from `data_name` itself)."""
-    if changes.get("data.reference_data") != "public":
-        return changes
-    changes = dict(changes)
+    """A setting's `data.reference_data: public` and `train.pretrain_on: public` are the public
+    collection the file's `public_reference` names for `data_name` (null there: R from
+    `data_name` itself; pre-training there is refused, see `runs_on`)."""
     public = spec.get("public_reference", {}).get(data_name)
-    if public is None:
-        del changes["data.reference_data"]
-    else:
-        changes["data.reference_data"] = public
+    changes = dict(changes)
+    if changes.get("data.reference_data") == "public":
+        if public is None:
+            del changes["data.reference_data"]
+        else:
+            changes["data.reference_data"] = public
+    if changes.get("train.pretrain_on") == "public":
+        if public is None:
+            raise GanguardError(f"setting pre-trains on a public collection; {data_name} has none "
+                                "in the file's public_reference")  # fmt: skip
+        changes["train.pretrain_on"] = public
     return changes
+
+
+def runs_on(spec: dict[str, Any], data_name: str, setting: str) -> bool:
+    """Whether `setting` can run on `data_name`: not one that pre-trains on the public
+    collection of a data set that has none (its own records are the private data)."""
+    pretrains = setting_changes(spec, setting).get("train.pretrain_on") == "public"
+    return not pretrains or spec.get("public_reference", {}).get(data_name) is not None
 
 
 # -- choosing and comparing ---------------------------------------------------------------------

@@ -382,3 +382,34 @@ def test_matched_quality_uses_one_bar_for_every_setting_of_a_data_set(bench: Mod
     assert table["new"]["auc_at_matched_quality"][0] == pytest.approx(0.54)
     assert table["new"]["fid_at_matched_privacy"][0] == pytest.approx(70.0)
     assert table["new"]["n_privacy"] == 1
+
+
+def test_pre_training_takes_the_data_sets_public_collection_or_does_not_run(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`train.pretrain_on: public` is mnist-train for mnist-5k; fashion-mnist has no public
+    collection beside it, so there a family whose chosen setting pre-trains runs its best
+    setting among those that do not (the screen's rule), and one with none of them is left out."""
+    monkeypatch.setattr(bench, "WORK", tmp_path)
+    spec = bench.load_spec()
+    chosen = json.loads((BENCHMARKS / "results" / "privacy_utility_screen.json").read_text())
+    chosen = chosen["chosen"]["dpgan-tuned-eps10"]
+    assert spec["families"]["dpgan-tuned-eps10"][chosen]["train.pretrain_on"] == "public"
+    families = ["dpgan-tuned-eps10", "dpgan-tuned-eps1", "megan-pre"]
+    data = ["mnist-5k-n500", "fashion-mnist-n2000"]
+    sweep = bench.stage_sweep(spec, "confirm", families, [0], data)
+    pretrain = {r.variant: r.config["train"].get("pretrain_on") for r in sweep.runs}
+    assert pretrain[f"mnist-5k-n500_{chosen}"] == "mnist-train"
+    fashion = {v.split("_", 1)[1]: p for v, p in pretrain.items() if v.startswith("fashion")}
+    assert set(fashion.values()) == {None} and len(fashion) == 2  # megan-pre: none runs there
+    assert {bench.family_of(spec)[s] for s in fashion} == {"dpgan-tuned-eps10", "dpgan-tuned-eps1"}
+    # the screen's rule on the family's runnable rows: none meets the bar, the lowest FID at chance
+    rows = [r for r in bench.with_committed("screen", spec, [])
+            if r["variant"] in spec["families"]["dpgan-tuned-eps10"]
+            and bench.runs_on(spec, "fashion-mnist", r["variant"])]  # fmt: skip
+    at_chance = [r["row"] for r in rows
+                 if r["row"]["best_auc_lo"] <= 0.5 <= r["row"]["best_auc_hi"]]  # fmt: skip
+    expected = min(at_chance, key=lambda r: r["fid"])["variant"]
+    assert expected in fashion
+    with pytest.raises(GanguardError, match="fashion-mnist has none"):
+        bench.with_public_reference({"train.pretrain_on": "public"}, "fashion-mnist", spec)
