@@ -165,7 +165,7 @@ def from_strong_audit(results: Path) -> list[Run]:
 
 
 def from_tabular(results: Path) -> list[Run]:
-    """tabular.py's methods: configs/tabular.yaml (MEGAN) overridden per setting, and CTGAN."""
+    """tabular.py's methods: configs/demo-adult.yaml (MEGAN) overridden per setting, and CTGAN."""
     figures = json.loads((results / "tabular_methods.json").read_text())
     runs = []
     for s in figures["settings"]:
