@@ -61,9 +61,10 @@ SETTINGS: dict[str, list[str]] = {
     "privgan": ["method={name: privgan}"],
     "pargan": ["method={name: pargan}"],
     # breast-cancer, where the defaults stay above chance (dcr_ratio leads: the leak is in the
-    # samples): MEGAN's term at 4 × its weight; MIMGAN's generator term at 10 × (β = 1), and
-    # with its discriminator term at 4 × too
+    # samples): MEGAN's term at 4 and 8 × its weight; MIMGAN's generator term at 10 × (β = 1),
+    # and with its discriminator term at 4 × too
     "megan-l200": ["method={name: megan, lam: 200}"],
+    "megan-l400": ["method={name: megan, lam: 400}"],
     "mimgan-b1": ["method={name: mimgan, beta: 1}"],
     "mimgan-b1-dlam200": ["method={name: mimgan, beta: 1, discriminator_lam: 200}"],
     "ctgan": [],  # trained by the ctgan package on the same members

@@ -28,8 +28,9 @@ def test_every_row_is_a_run_on_its_table(bench: ModuleType) -> None:
                 assert not config.model.spectral_norm and config.method.target_epsilon in (1, 10)
     # the breast-cancer settings are the defaults with only what their names say changed
     megan, _ = bench.config_for("breast-cancer", "megan", 0)
-    louder, _ = bench.config_for("breast-cancer", "megan-l200", 0)
-    assert louder.method.model_dump() == {**megan.method.model_dump(), "lam": 200.0}
+    for name, lam in [("megan-l200", 200.0), ("megan-l400", 400.0)]:
+        louder, _ = bench.config_for("breast-cancer", name, 0)
+        assert louder.method.model_dump() == {**megan.method.model_dump(), "lam": lam}, name
     mimgan, _ = bench.config_for("breast-cancer", "mimgan", 0)
     for name, changed in [("mimgan-b1", {"beta": 1.0}),
                           ("mimgan-b1-dlam200", {"beta": 1.0, "discriminator_lam": 200.0})]:
