@@ -99,13 +99,15 @@ def stage_sweep(spec: dict[str, Any], stage: str, families: list[str] | None,
             raise SystemExit(f"no screened setting of {', '.join(unknown)}: run --stage "
                              f"screen --families {','.join(unknown)} first")  # fmt: skip
         chosen = {f: chosen[f] for f in families}
-    variants = {}
+    variants, screened = {}, None
     for data_name, keys in spec["confirm"]["data"].items():
         if data and data_name not in data:
             continue
         for family, setting in chosen.items():
             if not runs_on(spec, keys["data.name"], setting):
-                setting = best_runnable(spec, family, keys["data.name"])
+                if screened is None:  # read once, only where a setting cannot run
+                    screened = with_committed("screen", spec, collect(WORK / "screen"))
+                setting = best_runnable(spec, family, keys["data.name"], screened)
                 if setting is None:
                     print(f"{data_name}: no setting of {family} runs there", flush=True)
                     continue
@@ -113,13 +115,13 @@ def stage_sweep(spec: dict[str, Any], stage: str, families: list[str] | None,
     return variants_sweep(spec, stage, variants, seeds or spec["confirm"]["seeds"])
 
 
-def best_runnable(spec: dict[str, Any], family: str, data_set: str) -> str | None:
-    """`family`'s best setting by the screen (the same rule) among those that run on
-    `data_set`; None if none does (or none was screened)."""
+def best_runnable(spec: dict[str, Any], family: str, data_set: str,
+                  screened: list[dict[str, Any]]) -> str | None:  # fmt: skip
+    """`family`'s best setting by the screen's rule on `screened` (the screening runs) among
+    those that run on `data_set`; None if none does (or none was screened)."""
     runnable = [s for s in spec["families"][family] if runs_on(spec, data_set, s)]
     if len(runnable) == 1:
         return runnable[0]
-    screened = with_committed("screen", spec, collect(WORK / "screen"))
     results = [r for r in screened if r.get("variant") in runnable
                or family_of(spec).get(r.get("variant")) in GAN_FAMILIES]  # fmt: skip
     return choose_best(spec, results).get(family)
