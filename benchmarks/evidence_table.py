@@ -42,6 +42,15 @@ NOT_RUN = {
     ("breast-cancer", "MIMGAN, R public"): "no public collection of this table",
 }
 DCGAN_NOT_RUN = "a GPU's work; none was lent (the DCGAN trial: benchmarks/README.md)"
+# `train.augment` is DiffAugment, which acts on images: the GAN on a table has no such row to run
+NO_TABLE_AUGMENTATION = "DiffAugment (`train.augment`) acts on images, not on tables"
+
+
+def why_not_run(data: str, network: str, role: str) -> str:
+    """The reason a block has no run of a role: a known one, or that none has run yet."""
+    if network == "tabular MLP" and role == "GAN + augmentation":
+        return NO_TABLE_AUGMENTATION
+    return NOT_RUN.get((data, role), "no run of it in this block yet")
 
 
 @dataclass
@@ -319,8 +328,7 @@ def table(runs: list[Run]) -> list[dict[str, Any]]:
             if name == "CTGAN" and not tabular:
                 continue
             if name not in roles:
-                reason = NOT_RUN.get((data, name), "no run of it in this block yet")
-                entries.append({**base, "not_run": reason})
+                entries.append({**base, "not_run": why_not_run(data, network, name)})
                 continue
             chosen = choose_setting(roles[name], bar, name == "GAN")
             entries.append({**base, "setting": chosen, "tried": len(roles[name]),
