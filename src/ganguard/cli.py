@@ -187,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--out", required=True,
                    help="output .npz (array x; conditional runs also y, the classes); a run on "
-                        "a table: .csv or .parquet (its columns) or .npz (encoded records)")
+                        "a table: .csv / .tsv (optionally .gz, .bz2, .xz) or .parquet (its columns)"
+                        " or .npz (encoded records)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", type=int, help="conditional runs: every sample of this class")
     _device_flag(p)

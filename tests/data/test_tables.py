@@ -349,6 +349,18 @@ def test_each_bad_audit_table_is_one_line_and_exit_2(tmp_path: Path, run_cli) ->
         assert not out.exists()
 
 
+def test_the_audit_takes_tables_of_any_text_form(tmp_path: Path, run_cli) -> None:  # noqa: ANN001
+    frame = people(600)
+    samples, members, holdout = tmp_path / "s.tsv", tmp_path / "m.csv.gz", tmp_path / "h.csv"
+    frame.iloc[400:].to_csv(samples, sep="\t", index=False)
+    frame.iloc[:200].to_csv(members, sep=";", index=False)
+    frame.iloc[200:400].to_csv(holdout, index=False, encoding="utf-8-sig")
+    code, _, err = run_cli("audit", "--samples", samples, "--members", members, "--nonmembers",
+                           holdout, "--attacks", "ganleaks_fbb", "--out", tmp_path / "a.json")
+    assert code == 0, err
+    assert json.loads((tmp_path / "a.json").read_text())["n_members"] == 200
+
+
 def test_inspect_prints_a_schema_a_config_accepts(table_csv: Path, run_cli) -> None:  # noqa: ANN001
     import yaml
 
@@ -357,6 +369,66 @@ def test_inspect_prints_a_schema_a_config_accepts(table_csv: Path, run_cli) -> N
     raw = yaml.safe_load(stdout)
     config = config_from_dict(raw)
     assert config.data.columns["children"] == "discrete" and config.data.target == "rich"
+
+
+# -- reading and writing text tables -------------------------------------------------------------
+def _with_accents(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(city=frame["city"].replace({"Kyiv": "Київ", "Lima": "Límä"}))
+
+
+@pytest.mark.parametrize("sep,encoding,suffix", [
+    (";", "utf-8", ".csv"),        # where ',' is the decimal mark
+    ("\t", "utf-8", ".tsv"),
+    ("|", "utf-8-sig", ".csv"),    # a byte-order mark
+    (",", "utf-16", ".csv"),       # a spreadsheet's "Unicode text"
+    (";", "utf-8", ".csv.gz"),
+    (",", "utf-8", ".csv.xz"),
+])  # fmt: skip
+def test_a_text_table_reads_the_same_whatever_its_separator_encoding_and_packing(
+        sep: str, encoding: str, suffix: str, tmp_path: Path) -> None:  # fmt: skip
+    frame = _with_accents(people(300))
+    path = tmp_path / f"t{suffix}"
+    frame.to_csv(path, sep=sep, index=False, encoding=encoding)
+    pd.testing.assert_frame_equal(read_table(path), read_table(_plain(frame, tmp_path)))
+    assert list(read_table(path).columns) == list(frame.columns)
+
+
+def _plain(frame: pd.DataFrame, tmp_path: Path) -> Path:
+    path = tmp_path / "plain.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_windows_or_latin1_export_keeps_its_labels(tmp_path: Path) -> None:
+    frame = people(200).assign(city=lambda f: f["city"].replace({"Lima": "Límä", "Oslo": "Øslo"}))
+    for encoding in ("cp1252", "latin-1"):
+        path = tmp_path / f"{encoding}.csv"
+        frame.to_csv(path, index=False, encoding=encoding)
+        with pytest.raises(UnicodeDecodeError):
+            path.read_text(encoding="utf-8")  # so the fallback is what reads it
+        assert set(read_table(path)["city"].dropna()) == {"Límä", "Øslo", "Pune", "Kyiv"}
+
+
+def test_a_binary_file_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "image.csv"
+    path.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(GanguardError, match=r"image\.csv: not a text table") as err:
+        read_table(path)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".csv.gz", ".tsv.bz2", ".csv.xz"])
+def test_written_text_tables_read_back_equal(suffix: str, tmp_path: Path) -> None:
+    from ganguard.data.tabular import write_table
+
+    frame = _with_accents(people(150))
+    path = tmp_path / f"synth{suffix}"
+    write_table(frame, path)
+    pd.testing.assert_frame_equal(read_table(path), read_table(_plain(frame, tmp_path)))
+    if suffix == ".csv.gz":  # the same records give the same bytes (no time stamp inside)
+        first = path.read_bytes()
+        write_table(frame, path)
+        assert path.read_bytes() == first
 
 
 # -- the embedded tables ---------------------------------------------------------------------------

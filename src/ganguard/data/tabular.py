@@ -11,8 +11,14 @@ dictionary of the file, not a model: nothing is fitted on it.
 
 from __future__ import annotations
 
+import bz2
+import codecs
+import csv
+import gzip
+import lzma
 import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,9 +92,42 @@ class Schema:
 
 
 # -- reading ---------------------------------------------------------------------------------------
+# a spreadsheet's export: ',' or, where ',' is the decimal mark, ';'; tab- and pipe-separated too
+DELIMITERS = ",;\t|"
+# tried in turn: UTF-8 (with or without a byte-order mark), then Windows' and ISO Latin-1 (which
+# decodes any byte, so it comes last)
+ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def csv_format(path: Path) -> tuple[str, tuple[str, ...]]:
+    """The field separator of a delimited text file, sniffed from its first lines (',' when in
+    doubt: a ';'-separated export reads as its columns, not as one column named 'a;b;c'), and the
+    encodings to try, in turn."""
+    opener = _OPENERS.get(path.suffix.lower(), open)
+    with opener(path, "rb") as handle:
+        raw = handle.read(1 << 16)
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encodings: tuple[str, ...] = ("utf-16",)  # a spreadsheet's "Unicode text"
+        head = raw[: len(raw) // 2 * 2].decode("utf-16", errors="ignore")
+    elif b"\x00" in raw:
+        raise GanguardError(f"{path}: not a text table (it holds NUL bytes: a binary file?)")
+    else:
+        encodings, head = ENCODINGS, raw.decode("latin-1")  # sniffing needs no exact characters
+    lines = head.splitlines()[:50]
+    if len(lines) > 1 and not head.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the last line may be cut
+    try:
+        delimiter = csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        delimiter = ","
+    return (delimiter if lines and delimiter in lines[0] else ","), encodings
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
-    """A CSV (optionally gzipped) or Parquet file as a DataFrame; missing markers ('?', '', 'NA',
-    ...) become missing values. Every failure is one line naming the file."""
+    """A CSV (optionally compressed; ',', ';', tab or '|' separated, sniffed; UTF-8, else Windows
+    or Latin-1 text) or Parquet file as a DataFrame; missing markers ('?', '', 'NA', ...) become
+    missing values. Every failure is one line naming the file."""
     path = Path(path)
     if not path.is_file():
         raise GanguardError(f"table {path} does not exist" if not path.exists()
@@ -97,19 +136,31 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path, na_values=MISSING_MARKERS, keep_default_na=True,
-                                skipinitialspace=True)  # fmt: skip
+            frame = _read_delimited(path)
     except ImportError as err:
         raise GanguardError(f"{path}: reading Parquet needs pyarrow ({err}): pip install "
                             "pyarrow") from None  # fmt: skip
     except pd.errors.EmptyDataError:
         raise GanguardError(f"{path}: the file is empty") from None
+    except GanguardError:
+        raise
     except Exception as err:  # a parser error, a corrupt Parquet file, a bad encoding...
         text = " ".join(str(err).split())[:200]
         raise GanguardError(f"{path}: not a readable table ({text})") from None
     if frame.shape[1] == 0 or len(frame) == 0:
         raise GanguardError(f"{path}: the table has no rows or no columns")
     return frame
+
+
+def _read_delimited(path: Path) -> pd.DataFrame:
+    sep, encodings = (",", ENCODINGS) if path.suffix.lower() == ".zip" else csv_format(path)
+    for encoding in encodings:
+        try:
+            return pd.read_csv(path, sep=sep, encoding=encoding, na_values=MISSING_MARKERS,
+                               keep_default_na=True, skipinitialspace=True)  # fmt: skip
+        except UnicodeDecodeError:
+            continue
+    raise GanguardError(f"{path}: not a readable table (its text is not {encodings[0]})")
 
 
 def as_frame(table: pd.DataFrame | str | Path, what: str = "table") -> pd.DataFrame:
@@ -278,10 +329,20 @@ def frame_from_matrix(matrix: np.ndarray, schema: Schema) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
+TEXT_TABLE_SUFFIXES = tuple(f"{kind}{packed}" for kind in (".csv", ".tsv")
+                            for packed in ("", ".gz", ".bz2", ".xz", ".zip"))  # fmt: skip
+
+
+# what `write_table` can write a text table as, and how its bytes are packed
+PACKERS_BY_SUFFIX = {f"{kind}{packed}": pack for kind in (".csv", ".tsv") for packed, pack in
+                     (("", None), (".gz", partial(gzip.compress, mtime=0)), (".bz2", bz2.compress),
+                      (".xz", lzma.compress))}  # fmt: skip
+
+
 def is_table_path(path: str | Path) -> bool:
-    """Whether a file name is a table's (.csv, .csv.gz, .parquet)."""
+    """Whether a file name is a table's (.csv or .tsv, optionally compressed; .parquet)."""
     name = str(path).lower()
-    return name.endswith((".csv", ".csv.gz", ".parquet", ".pq"))
+    return name.endswith((*TEXT_TABLE_SUFFIXES, ".parquet", ".pq"))
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
@@ -299,7 +360,11 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
             raise GanguardError(f"writing Parquet needs pyarrow ({err}): pip install "
                                 "pyarrow") from None  # fmt: skip
         write_atomic(path, buffer.getvalue())
-    elif path.suffix.lower() == ".csv":
-        write_atomic(path, frame.to_csv(index=False))
+    elif (name := path.name.lower()).endswith(tuple(PACKERS_BY_SUFFIX)):
+        packed = next(s for s in PACKERS_BY_SUFFIX if name.endswith(s))
+        text = frame.to_csv(index=False, sep="\t" if ".tsv" in packed else ",")
+        pack = PACKERS_BY_SUFFIX[packed]
+        write_atomic(path, text if pack is None else pack(text.encode("utf-8")))
     else:
-        raise GanguardError(f"--out {path}: a table is written as .csv or .parquet")
+        raise GanguardError(f"--out {path}: a table is written as .csv or .tsv (optionally "
+                            ".gz, .bz2, .xz) or .parquet")  # fmt: skip
