@@ -338,6 +338,11 @@ def test_each_bad_audit_table_is_one_line_and_exit_2(tmp_path: Path, run_cli) ->
         "other columns": (samples.drop(columns="weight"), "lacks 'weight'"),
         "unseen category": (samples.assign(city="Rome"), "'Rome', which no member has"),
         "a number column with text": (samples.assign(age="x"), "holds 'x'"),
+        "an infinite number": (samples.assign(income=np.where(np.arange(len(samples)) == 3,
+                                                              np.inf, samples["income"])),
+                               "'income' holds an infinite value (inf, row 3)"),
+        "a number beyond float32": (samples.assign(income=samples["income"].where(
+            np.arange(len(samples)) != 0, 1e300)), "holds an infinite value (1e+300, row 0)"),
     }
     for name, (table, message) in cases.items():
         path = tmp_path / f"{name.replace(' ', '_')}.csv"

@@ -302,7 +302,13 @@ def canonical_matrix(frame: pd.DataFrame, schema: Schema, what: str = "the table
             if bad.any():
                 raise GanguardError(f"{what}: column {col.name!r} is {col.kind} but holds "
                                     f"{values[bad].iloc[0]!r}")  # fmt: skip
-            out[:, j] = numbers.to_numpy(np.float64)
+            with np.errstate(over="ignore"):  # a value beyond float32 is refused just below
+                out[:, j] = numbers.to_numpy(np.float64)
+            infinite = np.isinf(out[:, j])  # 'inf' in the file, or beyond float32's range
+            if infinite.any():
+                row = int(np.flatnonzero(infinite)[0])
+                raise GanguardError(f"{what}: column {col.name!r} holds an infinite value "
+                                    f"({values.iloc[row]}, row {row})")  # fmt: skip
     return out
 
 
