@@ -121,6 +121,7 @@ def test_named_white_box_attack_on_samples_is_an_error(files, expect_cli_error, 
         ("needs_reference", "reference"),
         ("unknown_attack", "unknown attack"),
         ("missing_file", "nothere"),
+        ("members_twice", "200 of its 200 records are also in --members"),
     ],
 )
 def test_bad_inputs_give_one_line_and_exit_2(
@@ -142,6 +143,8 @@ def test_bad_inputs_give_one_line_and_exit_2(
         attacks = "ganleaks_fbb,telepathy"
     elif case == "missing_file":
         args["members"] = tmp_path / "nothere.npz"
+    elif case == "members_twice":  # the wrong file given twice
+        args["nonmembers"] = args["members"]
     out = tmp_path / "audit.json"
     argv = ["audit", "--attacks", attacks, "--out", out]
     for k, v in args.items():

@@ -278,6 +278,7 @@ def _samples_threat(samples, members, nonmembers, reference, k, seed):  # noqa: 
             raise GanguardError("--samples, --members, --nonmembers and --reference must all "
                                 "be tables (.csv, .parquet) or all arrays (.npz)")  # fmt: skip
         s, mem, non, ref = encode_audit_tables(samples, members, nonmembers, reference)
+        _check_nonmembers_are_not_members(mem, non)
         return ThreatModel(samples=s[:k], reference=ref, seed=seed), mem, non
     s = _load_records(samples, "--samples")
     mem = _load_records(members, "--members")
@@ -288,7 +289,20 @@ def _samples_threat(samples, members, nonmembers, reference, k, seed):  # noqa: 
             raise GanguardError(
                 f"{what} records have shape {x.shape[1:]}, the members {mem.shape[1:]}"
             )
+    _check_nonmembers_are_not_members(mem, non)
     return ThreatModel(samples=s[:k], reference=ref, seed=seed), mem, non
+
+
+def _check_nonmembers_are_not_members(members: np.ndarray, nonmembers: np.ndarray) -> None:
+    """Refuse non-members most of which are members: the wrong file given twice. A few records
+    in both are a population's duplicates (adult holds some) and are kept."""
+    seen = {row.tobytes() for row in np.ascontiguousarray(members).reshape(len(members), -1)}
+    flat = np.ascontiguousarray(nonmembers).reshape(len(nonmembers), -1)
+    shared = sum(row.tobytes() in seen for row in flat)
+    if 2 * shared > len(nonmembers):
+        raise GanguardError(f"--nonmembers: {shared} of its {len(nonmembers)} records are also "
+                            "in --members; the audit needs records the generator was not "
+                            "trained on")  # fmt: skip
 
 
 def candidates(run: Run, ds: Any, n_per_class: int | None, seed: int) -> tuple:
