@@ -284,10 +284,11 @@ def _table_run(config: Config, frame: pd.DataFrame, out: str | Path | None,
     """A run on a DataFrame: the table is kept in the run directory (RUN_DIR/table.parquet, so
     that the audit, evaluation and a resume read the same records) and the config names it."""
     from ganguard.data.table_sources import table_dataset
-    from ganguard.data.tabular import write_table
+    from ganguard.data.tabular import as_frame, write_table
 
     if out is None:
         raise GanguardError("training on a DataFrame needs a run directory (out)")
+    frame = as_frame(frame, "training")  # its column names as text, as a file's would be
     path = (Path(out) / "table.parquet").resolve()
     raw = config.to_dict()
     raw["data"].update(name="csv", path=str(path))

@@ -503,6 +503,23 @@ def test_train_takes_a_dataframe_and_keeps_it_in_the_run(tmp_path: Path) -> None
     assert not (tmp_path / "small").exists()
 
 
+def test_dataframes_with_numbered_columns_train_and_audit(tmp_path: Path) -> None:
+    from ganguard import audit
+
+    frame = people(400)
+    numbered = frame.set_axis(range(frame.shape[1]), axis=1)  # as pd.DataFrame(array) names them
+    config = table_config(tmp_path / "unused.csv")
+    config["data"]["target"] = "5"
+    run = train(config, tmp_path / "run", data=numbered)
+    assert run.config.data.target == "5"
+    result = audit(samples=numbered.iloc[:100], members=numbered.iloc[:150],
+                   nonmembers=numbered.iloc[150:300], attacks="ganleaks_fbb", plots=False)
+    assert result.n_members == 150
+    twice = frame.set_axis(["age"] * frame.shape[1], axis=1)
+    with pytest.raises(GanguardError, match="two columns named 'age'"):
+        audit(samples=twice, members=twice, nonmembers=twice, plots=False)
+
+
 def test_the_strong_audit_of_a_table_run_uses_the_runs_recipe(table_csv: Path,
                                                               tmp_path: Path) -> None:
     """The calibrated attack's reference GAN and the shadow models have the run's heads."""

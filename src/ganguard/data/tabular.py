@@ -168,7 +168,11 @@ def as_frame(table: pd.DataFrame | str | Path, what: str = "table") -> pd.DataFr
     if isinstance(table, pd.DataFrame):
         if table.shape[1] == 0 or len(table) == 0:
             raise GanguardError(f"the {what} DataFrame has no rows or no columns")
-        return table.reset_index(drop=True)
+        names = [str(c) for c in table.columns]  # a file's columns are text: so are the schema's
+        if len(set(names)) < len(names):
+            twice = next(n for n in names if names.count(n) > 1)
+            raise GanguardError(f"the {what} DataFrame has two columns named {twice!r}")
+        return table.set_axis(names, axis=1).reset_index(drop=True)
     return read_table(table)
 
 
