@@ -404,6 +404,16 @@ def _plain(frame: pd.DataFrame, tmp_path: Path) -> Path:
     return path
 
 
+def test_an_index_written_with_the_table_is_not_a_column(tmp_path: Path) -> None:
+    frame = people(300)
+    frame.iloc[100:].to_csv(tmp_path / "indexed.csv")  # pandas' default: the index, unnamed
+    pd.testing.assert_frame_equal(read_table(tmp_path / "indexed.csv"),
+                                  read_table(_plain(frame.iloc[100:], tmp_path)))  # fmt: skip
+    kept = frame.assign(**{"Unnamed: 0": 7.5})[["Unnamed: 0", *frame.columns]]  # not an index
+    kept.to_csv(tmp_path / "kept.csv", index=False)
+    assert "Unnamed: 0" in read_table(tmp_path / "kept.csv").columns
+
+
 def test_a_windows_or_latin1_export_keeps_its_labels(tmp_path: Path) -> None:
     frame = people(200).assign(city=lambda f: f["city"].replace({"Lima": "Límä", "Oslo": "Øslo"}))
     for encoding in ("cp1252", "latin-1"):

@@ -149,6 +149,17 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise GanguardError(f"{path}: not a readable table ({text})") from None
     if frame.shape[1] == 0 or len(frame) == 0:
         raise GanguardError(f"{path}: the table has no rows or no columns")
+    return _without_written_index(frame)
+
+
+def _without_written_index(frame: pd.DataFrame) -> pd.DataFrame:
+    """`DataFrame.to_csv` writes the index as a first column with an empty header: unique whole
+    numbers. That is a row number, not data (a generator would learn it as an identifier)."""
+    first = frame.columns[0]
+    if frame.shape[1] > 1 and str(first).startswith("Unnamed: 0"):
+        values = frame[first]
+        if pd.api.types.is_integer_dtype(values) and values.is_unique:
+            return frame.drop(columns=first)
     return frame
 
 
