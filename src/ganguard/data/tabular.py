@@ -149,7 +149,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise GanguardError(f"{path}: not a readable table ({text})") from None
     if frame.shape[1] == 0 or len(frame) == 0:
         raise GanguardError(f"{path}: the table has no rows or no columns")
-    return _without_written_index(frame)
+    return frame
 
 
 def _without_written_index(frame: pd.DataFrame) -> pd.DataFrame:
@@ -167,8 +167,9 @@ def _read_delimited(path: Path) -> pd.DataFrame:
     sep, encodings = (",", ENCODINGS) if path.suffix.lower() == ".zip" else csv_format(path)
     for encoding in encodings:
         try:
-            return pd.read_csv(path, sep=sep, encoding=encoding, na_values=MISSING_MARKERS,
-                               keep_default_na=True, skipinitialspace=True)  # fmt: skip
+            return _without_written_index(pd.read_csv(
+                path, sep=sep, encoding=encoding, na_values=MISSING_MARKERS, keep_default_na=True,
+                skipinitialspace=True))  # fmt: skip
         except UnicodeDecodeError:
             continue
     raise GanguardError(f"{path}: not a readable table (its text is not {encodings[0]})")
