@@ -268,6 +268,15 @@ def test_sample_of_a_run_without_checkpoint(
     assert not out.exists()
 
 
+@pytest.mark.parametrize("name", ["x.txt", "x", "x.npz.bak"])
+def test_sample_into_a_file_of_no_known_kind(name: str, gan_run, expect_cli_error,
+                                             tmp_path: Path) -> None:  # fmt: skip
+    out = tmp_path / name
+    line = expect_cli_error("sample", gan_run[0], "--n", 4, "--out", out)
+    assert "write an .npz (the arrays)" in line
+    assert not out.exists()
+
+
 def test_sample_into_a_missing_folder(gan_run, run_cli, tmp_path: Path) -> None:
     code, _, err = run_cli("sample", gan_run[0], "--n", 4, "--out", tmp_path / "no" / "x.npz")
     assert code == 2 and err.startswith("ganguard: error:")

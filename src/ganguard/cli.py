@@ -35,13 +35,18 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     if args.n < 1:
         raise GanguardError("--n must be at least 1")
     from ganguard.data.codec import TableCodec, has_codec
-    from ganguard.data.tabular import is_table_path, write_table
+    from ganguard.data.tabular import check_writable_table, is_table_path, write_table
 
+    if not (str(args.out).lower().endswith(".npz") or is_table_path(args.out)):
+        raise GanguardError(f"--out {args.out}: write an .npz (the arrays) or, from a run on a "
+                            "table, a .csv, .tsv or .parquet file")  # fmt: skip
     run = load_run(args.run_dir, device=args.device)
     table = has_codec(args.run_dir)
     if is_table_path(args.out) and not table:
         raise GanguardError(f"--out {args.out}: {args.run_dir} was trained on images; write "
                             "an .npz")  # fmt: skip
+    if is_table_path(args.out):
+        check_writable_table(Path(args.out))
     codec = TableCodec.load(Path(args.run_dir)) if table else None  # before anything is drawn
     x, y = run.method.sample_labelled(
         args.n, torch.Generator().manual_seed(args.seed), label=args.label

@@ -244,7 +244,7 @@ def test_sample_writes_the_tables_columns(table_csv: Path, tmp_path: Path, run_c
                                           write_config) -> None:  # noqa: ANN001
     cfg = write_config(table_config(table_csv))
     assert run_cli("train", cfg, "--out", tmp_path / "run")[0] == 0
-    for suffix in ("csv", "parquet"):
+    for suffix in ("csv", "parquet", "tsv.gz"):
         out = tmp_path / f"synth.{suffix}"
         code, stdout, _ = run_cli("sample", tmp_path / "run", "--n", 40, "--out", out)
         assert code == 0, stdout
@@ -253,6 +253,9 @@ def test_sample_writes_the_tables_columns(table_csv: Path, tmp_path: Path, run_c
         assert list(synth.columns) == list(members.columns) and len(synth) == 40
         assert set(synth["city"].dropna()) <= set(members["city"].dropna())
         assert synth["children"].dtype.kind == "i" and synth["age"].dtype.kind == "i"
+    out = tmp_path / "synth.csv.zip"  # read, not written: refused before anything is drawn
+    code, _, err = run_cli("sample", tmp_path / "run", "--n", 40, "--out", out)
+    assert code == 2 and "a table is written as .csv or .tsv" in err and not out.exists()
 
 
 def test_train_and_audit_take_dataframes(tmp_path: Path) -> None:

@@ -367,6 +367,14 @@ def is_table_path(path: str | Path) -> bool:
     return name.endswith((*TEXT_TABLE_SUFFIXES, ".parquet", ".pq"))
 
 
+def check_writable_table(path: Path) -> None:
+    """One line unless `write_table` can write `path` (checked before anything is drawn)."""
+    name = path.name.lower()
+    if not name.endswith((*PACKERS_BY_SUFFIX, ".parquet", ".pq")):
+        raise GanguardError(f"--out {path}: a table is written as .csv or .tsv (optionally "
+                            ".gz, .bz2, .xz) or .parquet")  # fmt: skip
+
+
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     """`frame` to a CSV or Parquet file (by its suffix), written atomically."""
     import io
@@ -374,6 +382,7 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     from ganguard.runs import write_atomic
 
     path = Path(path)
+    check_writable_table(path)
     if path.suffix.lower() in (".parquet", ".pq"):
         buffer = io.BytesIO()
         try:
@@ -382,11 +391,9 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
             raise GanguardError(f"writing Parquet needs pyarrow ({err}): pip install "
                                 "pyarrow") from None  # fmt: skip
         write_atomic(path, buffer.getvalue())
-    elif (name := path.name.lower()).endswith(tuple(PACKERS_BY_SUFFIX)):
-        packed = next(s for s in PACKERS_BY_SUFFIX if name.endswith(s))
+    else:
+        packed = next(s for s in PACKERS_BY_SUFFIX if path.name.lower().endswith(s))
         text = frame.to_csv(index=False, sep="\t" if ".tsv" in packed else ",")
         pack = PACKERS_BY_SUFFIX[packed]
         write_atomic(path, text if pack is None else pack(text.encode("utf-8")))
-    else:
-        raise GanguardError(f"--out {path}: a table is written as .csv or .tsv (optionally "
-                            ".gz, .bz2, .xz) or .parquet")  # fmt: skip
+
