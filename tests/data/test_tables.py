@@ -417,6 +417,14 @@ def test_an_index_written_with_the_table_is_not_a_column(tmp_path: Path) -> None
     assert "Unnamed: 0" in read_table(tmp_path / "kept.csv").columns
 
 
+def test_decoded_numbers_carry_no_float32_digits_of_their_own() -> None:
+    # (values of at most 7 significant digits: what float32 keeps)
+    frame = pd.DataFrame({"income": [52191.92, 0.1, 1234.567, np.nan], "job": list("abab")})
+    schema = infer_schema(frame)
+    back = frame_from_matrix(canonical_matrix(frame, schema), schema)
+    np.testing.assert_array_equal(back["income"].to_numpy(), frame["income"].to_numpy())
+
+
 def test_a_windows_or_latin1_export_keeps_its_labels(tmp_path: Path) -> None:
     frame = people(200).assign(city=lambda f: f["city"].replace({"Lima": "Límä", "Oslo": "Øslo"}))
     for encoding in ("cp1252", "latin-1"):

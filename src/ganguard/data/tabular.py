@@ -346,8 +346,9 @@ def frame_from_matrix(matrix: np.ndarray, schema: Schema) -> pd.DataFrame:
         elif col.dtype in ("int64", "Int64"):  # integers in the original table stay integers
             series = pd.Series(np.round(v))
             data[col.name] = series.astype("Int64" if series.isna().any() else col.dtype)
-        else:
-            data[col.name] = pd.Series(v, dtype="float64")
+        else:  # a float32 cell as its shortest decimal: 52191.92, not 52191.91796875
+            shortest = matrix[:, j].astype(np.float32).astype(str).astype(np.float64)
+            data[col.name] = pd.Series(shortest, dtype="float64")
     return pd.DataFrame(data)
 
 
