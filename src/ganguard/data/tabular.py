@@ -397,4 +397,3 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
         text = frame.to_csv(index=False, sep="\t" if ".tsv" in packed else ",")
         pack = PACKERS_BY_SUFFIX[packed]
         write_atomic(path, text if pack is None else pack(text.encode("utf-8")))
-
