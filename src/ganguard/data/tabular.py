@@ -352,14 +352,12 @@ def frame_from_matrix(matrix: np.ndarray, schema: Schema) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-TEXT_TABLE_SUFFIXES = tuple(f"{kind}{packed}" for kind in (".csv", ".tsv")
-                            for packed in ("", ".gz", ".bz2", ".xz", ".zip"))  # fmt: skip
-
-
 # what `write_table` can write a text table as, and how its bytes are packed
 PACKERS_BY_SUFFIX = {f"{kind}{packed}": pack for kind in (".csv", ".tsv") for packed, pack in
                      (("", None), (".gz", partial(gzip.compress, mtime=0)), (".bz2", bz2.compress),
                       (".xz", lzma.compress))}  # fmt: skip
+# what `read_table` reads as text (pandas opens a .zip too)
+TEXT_TABLE_SUFFIXES = (*PACKERS_BY_SUFFIX, ".csv.zip", ".tsv.zip")
 
 
 def is_table_path(path: str | Path) -> bool:
