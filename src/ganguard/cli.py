@@ -37,21 +37,22 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     from ganguard.data.codec import TableCodec, has_codec
     from ganguard.data.tabular import check_writable_table, is_table_path, write_table
 
-    if not (str(args.out).lower().endswith(".npz") or is_table_path(args.out)):
+    as_table = is_table_path(args.out)
+    if not (as_table or str(args.out).lower().endswith(".npz")):
         raise GanguardError(f"--out {args.out}: write an .npz (the arrays) or, from a run on a "
                             "table, a .csv, .tsv or .parquet file")  # fmt: skip
+    if as_table:
+        check_writable_table(Path(args.out))
     run = load_run(args.run_dir, device=args.device)
     table = has_codec(args.run_dir)
-    if is_table_path(args.out) and not table:
+    if as_table and not table:
         raise GanguardError(f"--out {args.out}: {args.run_dir} was trained on images; write "
                             "an .npz")  # fmt: skip
-    if is_table_path(args.out):
-        check_writable_table(Path(args.out))
     codec = TableCodec.load(Path(args.run_dir)) if table else None  # before anything is drawn
     x, y = run.method.sample_labelled(
         args.n, torch.Generator().manual_seed(args.seed), label=args.label
     )
-    if codec is not None and is_table_path(args.out):
+    if codec is not None and as_table:
         frame = codec.to_frame(x.numpy(), None if y is None else y.numpy())
         write_table(frame, Path(args.out))
         print(f"wrote {args.n} records of {frame.shape[1]} columns to {args.out}")
